@@ -1,0 +1,1 @@
+"""Gradio demos: one app per pipeline (each runs alone) and the suite that puts them in tabs."""

@@ -1,0 +1,52 @@
+"""The demo suite answers through gradio_client and renders in a real (headless) browser."""
+
+import shutil
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def served_suite():
+    from apps.suite import build
+
+    demo = build()
+    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=None, share=False, prevent_thread_lock=True,
+                            quiet=True)
+    yield url
+    demo.close()
+
+
+def test_ganlab_tab_trains_live_through_gradio_client(served_suite):
+    from gradio_client import Client
+
+    client = Client(served_suite, verbose=False)
+    picture, status = client.predict("ring8", "hinge", "none", 1.0, 0.1, 0.05, 2, ["spectral norm", "EMA of G"], 100, 3,
+                                     api_name="/train_ganlab")
+    from PIL import Image
+
+    assert Image.open(picture).size == (320, 320)
+    assert status.startswith("step 100/100") and "modes" in status
+
+
+def test_ganlab_app_also_runs_alone():
+    from apps import ganlab_app
+
+    assert ganlab_app.demo() is not None
+
+
+def test_suite_renders_in_headless_chromium(served_suite):
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("Debian's chromium is not installed (make test installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, headless=True,
+                                    args=["--no-sandbox", "--disable-gpu",
+                                          "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"])
+        page = browser.new_page()
+        page.goto(served_suite)
+        page.get_by_role("tab", name="GAN lab").wait_for(timeout=30000)
+        page.get_by_role("button", name="Train").wait_for(timeout=30000)
+        assert "translate" in page.title() or page.get_by_text("Image-to-image translation").count() > 0
+        browser.close()

@@ -1,0 +1,253 @@
+"""The trainer: exact resume, safe stops, clear failures, data-parallel runs, and its options."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from torch import nn
+
+from translate.cli import main
+from translate.errors import NonFiniteLossError
+from translate.train import Pipeline, Trainer, TrainerOptions, channels_last_is_safe
+from translate.train.trainer import make_scheduler
+
+TINY = ["--hidden", "16", "16", "--no-progress", "--sample-every", "0"]
+
+
+def weights(run: Path) -> dict:
+    return torch.load(run / "checkpoint.pt", weights_only=True)["networks"]
+
+
+def assert_same_weights(a: dict, b: dict):
+    for network in a:
+        for key in a[network]:
+            assert torch.equal(a[network][key], b[network][key]), f"{network}.{key} differs"
+
+
+def test_n_steps_then_resume_then_n_steps_equals_2n_steps(tmp_path):
+    # Everything with state: EMA, gradient penalty, historical averaging, instance noise, label smoothing,
+    # a decaying learning rate and several discriminator steps.
+    recipe = ["ganlab", "--data", "ring8", "--steps", "40", "--deterministic", "--ema-decay", "0.9",
+              "--gp", "wgan-gp", "--historical-averaging", "0.01", "--instance-noise", "0.1",
+              "--label-smoothing", "0.1", "--d-steps", "2", "--lr-schedule", "linear", "--save-every", "15", *TINY]
+    assert main(["train", *recipe, "--run", str(tmp_path / "straight")]) == 0
+    assert main(["train", *recipe, "--run", str(tmp_path / "split"), "--stop-at", "20"]) == 0
+    assert torch.load(tmp_path / "split" / "checkpoint.pt", weights_only=True)["step"] == 20
+    assert main(["train", "--resume", str(tmp_path / "split")]) == 0
+    assert_same_weights(weights(tmp_path / "straight"), weights(tmp_path / "split"))
+    straight = load_file(tmp_path / "straight" / "model.safetensors")
+    split = load_file(tmp_path / "split" / "model.safetensors")
+    assert all(torch.equal(straight[k], split[k]) for k in straight)
+    assert not list(tmp_path.glob("*/*.tmp")), "temporary checkpoint files were left behind"
+
+
+def test_run_folder_holds_options_samples_and_tensorboard_logs(tmp_path):
+    run = tmp_path / "run"
+    assert main(["train", "ganlab", "--data", "ring8", "--run", str(run), "--steps", "10", "--log-every", "5",
+                 "--hidden", "8", "--sample-every", "10", "--no-progress"]) == 0
+    saved = json.loads((run / "options.json").read_text())
+    assert saved["pipeline"] == "ganlab" and saved["options"]["hidden"] == [8] and saved["trainer"]["steps"] == 10
+    assert (run / "samples" / "step_00000010.png").is_file()
+    assert list((run / "tensorboard").glob("events.out.tfevents.*"))
+    card = json.loads((run / "model.json").read_text())
+    assert card["command"].startswith("translate train ganlab") and card["steps"] == 10
+
+
+def test_help_lists_every_option_with_its_default(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "ganlab", "--help"])
+    text = " ".join(capsys.readouterr().out.split())  # undo argparse's line wrapping
+    for flag, default in [("--gp-weight", "1.0"), ("--loss", "nonsaturating"), ("--steps", "2000"),
+                          ("--precision", "fp32"), ("--hidden", "128 128 128"), ("--batch-size", "256")]:
+        assert flag in text and f"(default: {default})" in text
+
+
+def test_existing_run_is_not_overwritten_and_unknown_pipelines_are_named(tmp_path, capsys):
+    run = tmp_path / "r"
+    assert main(["train", "ganlab", "--data", "ring8", "--run", str(run), "--steps", "2", *TINY]) == 0
+    assert main(["train", "ganlab", "--data", "ring8", "--run", str(run), "--steps", "2", *TINY]) == 2
+    assert main(["train", "pix3pix", "--data", "x", "--run", str(run)]) == 2
+    assert main(["train", "--resume", str(tmp_path / "nothing")]) == 2
+    errors = capsys.readouterr().err
+    assert "already holds a training run" in errors and "unknown pipeline 'pix3pix'" in errors
+    assert "no options.json" in errors
+
+
+@dataclass
+class ScalarOptions:
+    nan_at: int = -1
+
+
+class ScalarFit(Pipeline):
+    """A one-parameter pipeline for trainer tests: fits w to 3, or returns NaN at step `nan_at`."""
+
+    name = "scalar"
+    Options = ScalarOptions
+    networks = ("G",)
+
+    def build(self):
+        self.G = nn.Linear(1, 1, bias=False)
+
+    def dataset(self):
+        return torch.utils.data.TensorDataset(torch.ones(8, 1))
+
+    def optimizers(self):
+        return {"G": torch.optim.SGD(self.G.parameters(), 0.1)}
+
+    def train_step(self, batch, step):
+        loss = ((self.G(torch.ones(1, 1)) - 3) ** 2).mean()
+        if step == self.options.nan_at:
+            loss = loss * float("nan")
+        self.optimize("G", loss)
+        return {"loss": loss.detach()}
+
+
+class KeyDataset(torch.utils.data.Dataset):
+    def __len__(self):
+        return 8
+
+    def __getitem__(self, key):
+        return {"x": torch.ones(1)}
+
+
+ScalarFit.dataset = lambda self: KeyDataset()
+
+
+def test_nan_loss_stops_with_a_message_and_keeps_the_last_good_checkpoint(tmp_path):
+    options = TrainerOptions(steps=40, workers=0, log_every=5, save_every=10, sample_every=0, progress=False)
+    trainer = Trainer(ScalarFit, ScalarOptions(nan_at=23), options, "none", run_dir=tmp_path)
+    with pytest.raises(NonFiniteLossError, match="loss loss became NaN/Inf between steps 20 and 25.*kept"):
+        trainer.fit()
+    checkpoint = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    assert checkpoint["step"] == 20 and torch.isfinite(checkpoint["networks"]["G"]["weight"]).all()
+
+
+def test_sigterm_saves_and_exits_cleanly_then_resume_continues(tmp_path):
+    run = tmp_path / "run"
+    process = subprocess.Popen([sys.executable, "-m", "translate.cli", "train", "ganlab", "--data", "ring8",
+                                "--run", str(run), "--steps", "1000000", "--log-every", "10", "--hidden", "8",
+                                "--sample-every", "0"], stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while not (run / "options.json").exists() and time.time() < deadline:
+        time.sleep(0.2)
+    time.sleep(1.5)
+    process.send_signal(signal.SIGTERM)
+    _, errors = process.communicate(timeout=60)
+    assert process.returncode == 0, errors
+    assert "continue with: translate train --resume" in errors
+    step = torch.load(run / "checkpoint.pt", weights_only=True)["step"]
+    assert step > 0
+    assert main(["train", "--resume", str(run), "--steps", str(step + 5), "--no-progress"]) == 0
+    assert torch.load(run / "checkpoint.pt", weights_only=True)["step"] == step + 5
+
+
+@pytest.mark.parametrize("penalty", ["none", "wgan-gp"])
+def test_two_processes_under_torchrun_end_with_identical_weights(tmp_path, penalty):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+               str(Path(__file__).with_name("ddp_worker.py")), str(tmp_path), penalty]
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=180)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rank0, rank1 = (torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1))
+    assert rank0["world_size"] == 2
+    assert all(torch.equal(rank0["weights"][k], rank1["weights"][k]) for k in rank0["weights"])
+    assert rank0["logs"] == rank1["logs"]  # losses are averaged across ranks before logging
+    checkpoint = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
+    assert checkpoint["step"] == 12 and len(checkpoint["rng"]) == 2
+
+
+def test_init_starts_from_given_weights(tmp_path):
+    first = tmp_path / "first"
+    assert main(["train", "ganlab", "--data", "ring8", "--run", str(first), "--steps", "5", *TINY]) == 0
+    options = TrainerOptions(steps=1, workers=0, progress=False, init=str(first), seed=123)
+    from translate.pipelines.ganlab import GanLab, GanLabOptions
+
+    trainer = Trainer(GanLab, GanLabOptions(hidden=(16, 16)), options, "ring8")
+    expected = load_file(first / "model.safetensors")
+    assert all(torch.equal(trainer.raw["G"].state_dict()[k[2:]], v) for k, v in expected.items())
+    with pytest.raises(Exception, match="different architecture"):
+        Trainer(GanLab, GanLabOptions(hidden=(8,)), options, "ring8")
+
+
+@pytest.mark.parametrize("schedule, at_end", [("constant", 1.0), ("linear", 0.02), ("step", 0.001), ("cosine", 0.0)])
+def test_learning_rate_schedules(schedule, at_end):
+    optimizer = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=1.0)
+    scheduler = make_scheduler(optimizer, TrainerOptions(lr_schedule=schedule, decay_start=0.5), total_steps=100)
+    rates = []
+    for _ in range(99):
+        optimizer.step()
+        scheduler.step()
+        rates.append(optimizer.param_groups[0]["lr"])
+    assert rates[-1] == pytest.approx(at_end, abs=1e-3)
+    if schedule == "linear":
+        assert rates[48] == 1.0 and rates[74] == pytest.approx(0.5, abs=0.02)
+
+
+def conv_networks():
+    import translate.nn as tn
+
+    return {
+        "unet": lambda: tn.UNetGenerator(num_downs=5, ngf=4),
+        "resnet-instance": lambda: tn.ResnetGenerator(n_blocks=1, ngf=4),
+        "resnet-batch": lambda: tn.ResnetGenerator(n_blocks=1, ngf=4, norm="batch"),
+        "srresnet": lambda: tn.SRResNet(channels=8, n_blocks=1, scale=2, batch_norm=True),
+        "patchgan-batch": lambda: tn.PatchGAN(3, ndf=4),
+        "patchgan-instance": lambda: tn.PatchGAN(3, ndf=4, norm="instance"),
+        "pixelgan": lambda: tn.PixelGAN(3, ndf=4),
+        "sr-discriminator": lambda: tn.SRDiscriminator(ndf=4),
+        "conv-classifier": lambda: tn.ConvClassifier(3, 10, ndf=4),
+    }
+
+
+@pytest.mark.parametrize("name", list(conv_networks()))
+@pytest.mark.parametrize("batch", [1, 2])
+def test_channels_last_is_enabled_only_where_its_gradients_match_the_contiguous_run(name, batch):
+    torch.manual_seed(0)
+    network = conv_networks()[name]()
+    if not channels_last_is_safe(network, torch.randn(batch, 3, 32, 32)):
+        assert "instance" in name and batch == 1, f"the guard rejected {name} at batch {batch}"
+        return
+    x = torch.randn(batch, 3, 32, 32)  # a different input and loss from the guard's own check
+
+    def gradients(net, inp):
+        torch.manual_seed(1)
+        out = net(inp)
+        (out.float() ** 2).mean().backward()
+        return [p.grad.clone() for p in net.parameters()]
+
+    import copy
+
+    reference = gradients(copy.deepcopy(network), x)
+    candidate = gradients(copy.deepcopy(network).to(memory_format=torch.channels_last),
+                          x.contiguous(memory_format=torch.channels_last))
+    floor = 1e-3 * torch.cat([r.flatten() for r in reference]).norm()
+    for r, c in zip(reference, candidate):
+        assert (r - c).norm() <= 1e-3 * torch.maximum(r.norm(), floor)
+
+
+def test_trainer_keeps_instance_norm_networks_contiguous_at_batch_one_when_unsafe(capsys):
+    import translate.nn as tn
+
+    network = tn.ResnetGenerator(n_blocks=1, ngf=4)
+    if channels_last_is_safe(network, torch.randn(1, 3, 32, 32)):
+        pytest.skip("this PyTorch build computes InstanceNorm's channels-last backward correctly")
+
+    class ResnetStep(ScalarFit):
+        def build(self):
+            self.G = tn.ResnetGenerator(n_blocks=1, ngf=4)
+
+        def example_input(self, network):
+            return torch.randn(1, 3, 32, 32)
+
+    trainer = Trainer(ResnetStep, ScalarOptions(), TrainerOptions(steps=1, workers=0, channels_last=True,
+                                                                  progress=False), "none")
+    assert trainer.raw["G"].model[1].weight.is_contiguous()
+    assert "keeping it contiguous" in capsys.readouterr().err

@@ -1,0 +1,248 @@
+"""The `translate` command line.
+
+    translate train PIPELINE --data PATH --run DIR [--steps N | --epochs N] [options]
+    translate train --resume DIR
+    translate infer WEIGHTS INPUT... --out DIR
+    translate eval WEIGHTS --data PATH [--json]
+    translate export WEIGHTS --onnx FILE
+    translate demo [--port P]
+    translate bench NAME
+    translate weights
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from .errors import NonFiniteLossError, UserError
+
+# No network at run time: Gradio telemetry, the Hugging Face hub and albumentations' update check.
+for _key, _value in (("GRADIO_ANALYTICS_ENABLED", "False"), ("HF_HUB_OFFLINE", "1"),
+                     ("HF_HUB_DISABLE_TELEMETRY", "1"), ("NO_ALBUMENTATIONS_UPDATE", "1")):
+    os.environ.setdefault(_key, _value)
+
+
+def _train_parser(pipeline, defaults: dict, resume: bool) -> argparse.ArgumentParser:
+    from .train.options import TrainerOptions, add_options
+
+    if resume:
+        parser = argparse.ArgumentParser(prog="translate train --resume DIR",
+                                         description="Continue a training run where its checkpoint left off.")
+        parser.add_argument("--resume", required=True, metavar="DIR", help="the run folder to continue")
+    else:
+        parser = argparse.ArgumentParser(prog=f"translate train {pipeline.name}",
+                                         description=(pipeline.__module__ and sys.modules[pipeline.__module__].__doc__ or "").strip(),
+                                         formatter_class=argparse.RawDescriptionHelpFormatter)
+        parser.add_argument("--data", required=True, help="training data (a folder, or a built-in data set's name)")
+        parser.add_argument("--run", required=True, metavar="DIR", help="folder for checkpoints, logs and samples")
+    add_options(parser, TrainerOptions, "training", defaults)
+    if not resume:
+        add_options(parser, pipeline.Options, f"{pipeline.name} options")
+    return parser
+
+
+def command_train(argv: list[str]) -> int:
+    from .pipelines import PIPELINES, get_pipeline
+    from .train import Trainer, TrainerOptions
+    from .train.options import from_dict, options_from_args
+
+    resume = "--resume" in argv or any(a.startswith("--resume=") for a in argv)
+    if resume:
+        probe = argparse.ArgumentParser(add_help=False)
+        probe.add_argument("--resume")
+        run_dir = Path(probe.parse_known_args(argv)[0].resume)
+        saved_path = run_dir / "options.json"
+        if not saved_path.is_file():
+            raise UserError(f"{run_dir}: no options.json here; --resume takes the --run folder of an earlier training")
+        saved = json.loads(saved_path.read_text())
+        pipeline = get_pipeline(saved["pipeline"])
+        base = replace(from_dict(TrainerOptions, saved["trainer"]), stop_at=0)  # a stop applies once
+        args = _train_parser(pipeline, vars(base), resume=True).parse_args(argv)
+        trainer_options = options_from_args(TrainerOptions, args, base=base)
+        options, data = from_dict(pipeline.Options, saved["options"]), saved["data"]
+    else:
+        names = [a for a in argv if not a.startswith("-")]
+        if not names or names[0] not in PIPELINES:
+            hint = f"unknown pipeline {names[0]!r}; " if names else ""
+            raise UserError(f"{hint}usage: translate train PIPELINE --data PATH --run DIR (PIPELINE: {', '.join(PIPELINES)}),"
+                            " or translate train --resume DIR")
+        pipeline = get_pipeline(names[0])
+        rest = list(argv)
+        rest.remove(names[0])
+        args = _train_parser(pipeline, pipeline.trainer_defaults, resume=False).parse_args(rest)
+        trainer_options = options_from_args(TrainerOptions, args, defaults=pipeline.trainer_defaults)
+        options = options_from_args(pipeline.Options, args)
+        data, run_dir = args.data, Path(args.run)
+        if (run_dir / "checkpoint.pt").exists():
+            raise UserError(f"{run_dir} already holds a training run: continue it with `translate train --resume "
+                            f"{run_dir}` or choose another --run folder")
+    command = ["translate", "train", *argv]
+    trainer = Trainer(pipeline, options, trainer_options, data, run_dir, resume=resume, command=command)
+    from .train.distributed import is_main_process, shutdown
+
+    if is_main_process():
+        print(f"{pipeline.name}: {trainer.total_steps} steps on {trainer.device} "
+              f"({trainer_options.precision}{', compiled' if trainer_options.compile else ''}), run folder {run_dir}",
+              file=sys.stderr)
+    try:
+        logs = trainer.fit()
+        metrics = trainer.pipeline.validate() if is_main_process() else {}
+    finally:
+        shutdown()
+    if is_main_process():
+        summary = {"step": trainer.step, **{k: round(v, 5) for k, v in logs.items()}, **metrics}
+        print(" ".join(f"{k}={v}" for k, v in summary.items()))
+    return 0
+
+
+def command_infer(args) -> int:
+    from .weights import load_weights
+
+    loaded = load_weights(args.weights, _inference_device(args.device))
+    written = loaded.pipeline.infer(loaded.networks, loaded.options, args.inputs, Path(args.out),
+                                    data=loaded.card.get("data", ""), **_extra(args))
+    for path in written:
+        print(path)
+    return 0
+
+
+def command_eval(args) -> int:
+    from .weights import load_weights
+
+    loaded = load_weights(args.weights, _inference_device(args.device))
+    metrics = loaded.pipeline.evaluate(loaded.networks, loaded.options, args.data,
+                                       out=Path(args.out) if args.out else None, **_extra(args))
+    metrics = {"weights": str(args.weights), **metrics}
+    for key, value in metrics.items():
+        print(f"{key}: {value}")
+    if args.json:
+        print(json.dumps(metrics))
+    return 0
+
+
+def command_export(args) -> int:
+    from .export import export_onnx
+
+    path = export_onnx(args.weights, Path(args.onnx))
+    print(path)
+    return 0
+
+
+def command_demo(args) -> int:
+    from apps.suite import launch
+
+    launch(port=args.port, host=args.host)
+    return 0
+
+
+def command_bench(args, extra: list[str]) -> int:
+    from .bench import run_bench
+
+    return run_bench(args.name, extra)
+
+
+def command_weights(args) -> int:
+    from .weights import WEIGHTS_DIR, available, ship
+
+    if args.action == "add":
+        if len(args.rest) != 2:
+            raise UserError("usage: translate weights add RUN_DIR NAME [--eval-data PATH] [--half]")
+        target = ship(Path(args.rest[0]), args.rest[1], eval_data=args.eval_data, half=args.half)
+        print(target)
+        return 0
+    names = available()
+    for name in names:
+        card = json.loads((WEIGHTS_DIR / f"{name}.json").read_text())
+        metrics = ", ".join(f"{k}={v}" for k, v in card.get("metrics", {}).items())
+        print(f"{name}  ({card.get('pipeline')}) {metrics}")
+    if not names:
+        print(f"no weights in {WEIGHTS_DIR}")
+    return 0
+
+
+def _inference_device(name: str):
+    from .train.trainer import choose_device
+
+    return choose_device(name)
+
+
+def _extra(args) -> dict:
+    return {"seed": args.seed}
+
+
+def _main_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="translate", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.add_parser("train", help="train a pipeline (translate train PIPELINE --help lists its options)",
+                        add_help=False)
+    infer = commands.add_parser("infer", help="run trained weights on inputs")
+    infer.add_argument("weights", help="a name under weights/, a run folder, or a weights file")
+    infer.add_argument("inputs", nargs="+", help="input files (or what the pipeline takes)")
+    infer.add_argument("--out", required=True, help="output folder")
+    evaluate = commands.add_parser("eval", help="score weights on held-out data")
+    evaluate.add_argument("weights")
+    evaluate.add_argument("--data", required=True, help="evaluation data (folder or built-in name)")
+    evaluate.add_argument("--json", action="store_true", help="end with one line of JSON")
+    evaluate.add_argument("--out", help="also write pictures of the results here")
+    for sub in (infer, evaluate):
+        sub.add_argument("--device", default="auto", choices=("auto", "cuda", "mps", "cpu"))
+        sub.add_argument("--seed", type=int, default=0, help="seed for any sampling")
+    export = commands.add_parser("export", help="export a generator to ONNX")
+    export.add_argument("weights")
+    export.add_argument("--onnx", required=True, help="the .onnx file to write")
+    demo = commands.add_parser("demo", help="launch the Gradio demo suite on the shipped weights")
+    demo.add_argument("--port", type=int, default=7860)
+    demo.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 to share on a network)")
+    bench = commands.add_parser("bench", help="print speed and quality figures (see BENCHMARKS.md)", add_help=False)
+    bench.add_argument("name", nargs="?", default="--help")
+    weights = commands.add_parser("weights", help="list the shipped weights, or add a run's weights to them")
+    weights.add_argument("action", nargs="?", choices=("list", "add"), default="list")
+    weights.add_argument("rest", nargs="*", metavar="RUN_DIR NAME", help="for add: the run folder and the new name")
+    weights.add_argument("--eval-data", help="for add: data to score the weights on (default: the training data)")
+    weights.add_argument("--half", action="store_true", help="for add: store fp16 (half the size)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if argv and argv[0] == "train":
+            if len(argv) == 1 or argv[1:] in (["--help"], ["-h"]):
+                from .pipelines import PIPELINES
+
+                print("usage: translate train PIPELINE --data PATH --run DIR [--steps N | --epochs N] [options]\n"
+                      "       translate train --resume DIR\n\n"
+                      f"pipelines: {', '.join(PIPELINES)}\n"
+                      "translate train PIPELINE --help lists every option with its default.")
+                return 0 if len(argv) > 1 else 2
+            return command_train(argv[1:])
+        parser = _main_parser()
+        args, extra = parser.parse_known_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return 2
+        if args.command == "bench":
+            return command_bench(args, extra)
+        if extra:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        return {"infer": command_infer, "eval": command_eval, "export": command_export, "demo": command_demo,
+                "weights": command_weights}[args.command](args)
+    except NonFiniteLossError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except UserError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,77 @@
+"""Training tricks that keep GANs stable: image history pool, historical averaging, EMA weights."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+
+class ImagePool:
+    """A history of generated images (Shrivastava et al. 2017; CycleGAN uses 50).
+
+    The discriminator sees, half of the time, an older fake instead of the newest one, which stops
+    it from forgetting what earlier generators produced and the two networks from oscillating.
+    Randomness comes from torch's generator, so a resumed run makes the same choices.
+    """
+
+    def __init__(self, size: int = 50):
+        self.size = size
+        self.images: list[torch.Tensor] = []
+
+    def query(self, images: torch.Tensor) -> torch.Tensor:
+        if self.size == 0:
+            return images
+        out = []
+        for image in images.detach():
+            image = image.unsqueeze(0)
+            if len(self.images) < self.size:
+                self.images.append(image.clone())
+                out.append(image)
+            elif torch.rand(()) < 0.5:
+                slot = int(torch.randint(0, self.size, ()))
+                out.append(self.images[slot].clone())
+                self.images[slot] = image.clone()
+            else:
+                out.append(image)
+        return torch.cat(out)
+
+    def state_dict(self) -> dict:
+        return {"size": self.size, "images": [im.cpu() for im in self.images]}
+
+    def load_state_dict(self, state: dict, device: torch.device | str = "cpu") -> None:
+        self.size = state["size"]
+        self.images = [im.to(device) for im in state["images"]]
+
+
+class HistoricalAveraging(nn.Module):
+    """Salimans et al. 2016, §3.3: penalise ‖θ − (1/t) Σᵢ θᵢ‖², the distance of the parameters from
+    their own running average, which damps the oscillations of gradient descent on a game."""
+
+    def __init__(self, network: nn.Module):
+        super().__init__()
+        self.network_ref = [network]  # a list, so the network is not registered as a submodule
+        parameters = list(network.parameters())
+        self.num_parameters = len(parameters)
+        for i, p in enumerate(parameters):
+            self.register_buffer(f"average_{i}", p.detach().float().clone())
+        self.register_buffer("count", torch.ones((), dtype=torch.long))
+
+    def _pairs(self):
+        averages = (getattr(self, f"average_{i}") for i in range(self.num_parameters))
+        return zip(self.network_ref[0].parameters(), averages)
+
+    def penalty(self) -> torch.Tensor:
+        return sum(((p.float() - avg) ** 2).sum() for p, avg in self._pairs())
+
+    @torch.no_grad()
+    def update(self) -> None:
+        self.count += 1
+        for p, avg in self._pairs():
+            avg.add_((p.detach().float() - avg) / self.count)
+
+
+def exponential_moving_average(network: nn.Module, decay: float = 0.999) -> AveragedModel:
+    """An EMA copy of `network` (torch.optim.swa_utils); call `.update_parameters(network)` after
+    each optimiser step. Buffers (batch-norm statistics) are averaged too."""
+    return AveragedModel(network, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)

@@ -1,0 +1,144 @@
+"""Shipped weights: `weights/NAME.safetensors` + `weights/NAME.json` (the model card).
+
+`load(NAME)` returns a ready network. NAME may also be a run folder (its latest export), a
+`.safetensors` file with its `.json` beside it, or a training checkpoint `.pt` (read with
+`weights_only=True`, so a checkpoint cannot run code).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from .errors import UserError
+
+WEIGHTS_DIR = Path(os.environ.get("TRANSLATE_WEIGHTS", Path(__file__).resolve().parent.parent / "weights"))
+
+
+@dataclass
+class LoadedWeights:
+    pipeline: type  # the Pipeline subclass
+    options: Any  # its options dataclass
+    networks: nn.ModuleDict
+    card: dict
+    source: Path
+
+    @property
+    def model(self) -> nn.Module:
+        """The single exported network, or the ModuleDict when there are several."""
+        return self.networks[next(iter(self.networks))] if len(self.networks) == 1 else self.networks
+
+
+def available() -> list[str]:
+    return sorted(p.stem for p in WEIGHTS_DIR.glob("*.safetensors")) if WEIGHTS_DIR.is_dir() else []
+
+
+def write_weights(networks: dict[str, nn.Module], card: dict, stem: str | Path, half: bool = False) -> Path:
+    """Write `stem.safetensors` (optionally fp16) and `stem.json`, each atomically."""
+    from safetensors.torch import save_file
+
+    stem = Path(stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    tensors = {}
+    for name, network in networks.items():
+        for key, value in network.state_dict().items():
+            value = value.detach().cpu()
+            if half and value.is_floating_point():
+                value = value.half()
+            tensors[f"{name}.{key}"] = value.contiguous().clone()
+    card = {**card, "networks": list(networks), "dtype": "float16" if half else "float32"}
+    target = stem.with_suffix(".safetensors")
+    save_file(tensors, str(target) + ".tmp", metadata={"pipeline": card.get("pipeline", "")})
+    os.replace(str(target) + ".tmp", target)
+    os.chmod(target, 0o644)
+    json_path = stem.with_suffix(".json")
+    json_path.with_suffix(".json.tmp").write_text(json.dumps(card, indent=2, default=str) + "\n")
+    os.replace(json_path.with_suffix(".json.tmp"), json_path)
+    return target
+
+
+def _resolve(spec: str | Path) -> Path:
+    path = Path(spec)
+    if path.is_dir():
+        for candidate in (path / "model.safetensors", path / "checkpoint.pt"):
+            if candidate.is_file():
+                return candidate
+        raise UserError(f"{path}: no model.safetensors or checkpoint.pt in this folder; is it a training run?")
+    if path.is_file():
+        return path
+    named = WEIGHTS_DIR / f"{spec}.safetensors"
+    if named.is_file():
+        return named
+    names = ", ".join(available()) or "none shipped"
+    raise UserError(f"{spec}: not a file, a run folder or a shipped weights name (available: {names})")
+
+
+def _build(card: dict, source: Path) -> tuple[type, Any, nn.ModuleDict]:
+    from .pipelines import get_pipeline
+    from .train.options import from_dict
+
+    if "pipeline" not in card:
+        raise UserError(f"{source}: the model card has no 'pipeline' entry; was it written by translate?")
+    pipeline = get_pipeline(card["pipeline"])
+    options = from_dict(pipeline.Options, card.get("options", {}))
+    return pipeline, options, pipeline.inference_networks(options, card.get("data", ""))
+
+
+def _load_into(networks: nn.ModuleDict, state: dict, source: Path) -> None:
+    try:
+        networks.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
+    except RuntimeError as error:
+        first = str(error).splitlines()[1].strip() if len(str(error).splitlines()) > 1 else str(error)
+        raise UserError(f"{source}: the weights do not fit the network its card describes ({first})") from None
+
+
+def load_weights(spec: str | Path, device: str | torch.device = "cpu") -> LoadedWeights:
+    source = _resolve(spec)
+    if source.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        card_path = source.with_suffix(".json")
+        if not card_path.is_file():
+            raise UserError(f"{source}: its model card {card_path.name} is missing beside it")
+        card = json.loads(card_path.read_text())
+        pipeline, options, networks = _build(card, source)
+        _load_into(networks, load_file(str(source)), source)
+    elif source.suffix in (".pt", ".pth"):
+        try:
+            checkpoint = torch.load(source, map_location="cpu", weights_only=True)
+        except Exception as error:  # pickle errors come in many types
+            raise UserError(f"{source}: not a readable checkpoint ({str(error).splitlines()[0]})") from None
+        if not (isinstance(checkpoint, dict) and "export" in checkpoint):
+            raise UserError(f"{source}: not a translate training checkpoint (no 'export' entry)")
+        card = checkpoint["export"]["card"]
+        pipeline, options, networks = _build(card, source)
+        _load_into(networks, checkpoint["export"]["state"], source)
+    else:
+        raise UserError(f"{source}: unknown weights format {source.suffix!r}; expected .safetensors or .pt")
+    networks.to(device).eval()
+    return LoadedWeights(pipeline, options, networks, card, source)
+
+
+def load(spec: str | Path, device: str | torch.device = "cpu") -> nn.Module:
+    """A ready-to-run model (eval mode) from a shipped name, a run folder or a weights file."""
+    return load_weights(spec, device).model
+
+
+def ship(run_dir: Path, name: str, eval_data: str | None = None, half: bool = False) -> Path:
+    """Copy a run's exported weights to weights/NAME.* with a model card: the training command, the data,
+    the steps, and the metrics of `translate eval` on `eval_data` (default: the training data)."""
+    from datetime import date
+
+    loaded = load_weights(run_dir)
+    data = eval_data or loaded.card.get("data", "")
+    metrics = loaded.pipeline.evaluate(loaded.networks, loaded.options, data)
+    card = {key: loaded.card.get(key) for key in ("pipeline", "options", "data", "steps", "command", "ema")}
+    card.update({"metrics": metrics, "eval_command": f"translate eval {name} --data {data} --json",
+                 "created": date.today().isoformat()})
+    return write_weights(dict(loaded.networks.items()), card, WEIGHTS_DIR / name, half=half)
