@@ -47,6 +47,18 @@ def test_n_steps_then_resume_then_n_steps_equals_2n_steps(tmp_path):
     split = load_file(tmp_path / "split" / "model.safetensors")
     assert all(torch.equal(straight[k], split[k]) for k in straight)
     assert not list(tmp_path.glob("*/*.tmp")), "temporary checkpoint files were left behind"
+    card = json.loads((tmp_path / "split" / "model.json").read_text())
+    assert card["steps"] == 40 and "--resume" not in card["command"] and "--d-steps 2" in card["command"]
+
+
+def test_fp16_runs_with_a_grad_scaler_per_optimizer_and_resumes(tmp_path):
+    run = tmp_path / "run"
+    assert main(["train", "ganlab", "--data", "ring8", "--run", str(run), "--steps", "6", "--stop-at", "3",
+                 "--precision", "fp16", "--gp", "r1", *TINY]) == 0
+    checkpoint = torch.load(run / "checkpoint.pt", weights_only=True)
+    assert set(checkpoint["scalers"]) == {"D", "G"} and checkpoint["scalers"]["G"]["scale"] > 0
+    assert main(["train", "--resume", str(run)]) == 0
+    assert torch.load(run / "checkpoint.pt", weights_only=True)["step"] == 6
 
 
 def test_run_folder_holds_options_samples_and_tensorboard_logs(tmp_path):

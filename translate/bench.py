@@ -61,7 +61,12 @@ def bench_ganlab(argv: list[str]) -> int:
     jobs = [(loss, variant, seed) for loss in args.losses for variant in args.variants for seed in range(args.seeds)]
     print(f"GAN lab on ring8, {args.steps} steps, seeds 0..{args.seeds - 1}; {_machine()}")
     with ProcessPoolExecutor(args.jobs) as pool:
-        results = list(pool.map(_ganlab_run, *zip(*jobs), [args.steps] * len(jobs)))
+        futures = [pool.submit(_ganlab_run, *job, args.steps) for job in jobs]
+        results = []
+        for i, (job, future) in enumerate(zip(jobs, futures)):
+            results.append(future.result())
+            print(f"  [{i + 1}/{len(jobs)}] {job[0]} {job[1]} seed {job[2]}: "
+                  f"{results[-1]['modes_covered']} modes, {results[-1]['seconds']:.0f} s", flush=True)
     table = {}
     for (loss, variant, _), result in zip(jobs, results):
         table.setdefault(loss, {}).setdefault(variant, []).append(result)

@@ -81,11 +81,18 @@ def command_train(argv: list[str]) -> int:
         if (run_dir / "checkpoint.pt").exists():
             raise UserError(f"{run_dir} already holds a training run: continue it with `translate train --resume "
                             f"{run_dir}` or choose another --run folder")
+    # A resumed run keeps the command that started it: that is what its model card must show.
     command = ["translate", "train", *argv]
+    if resume:
+        command = saved.get("command") or command
     trainer = Trainer(pipeline, options, trainer_options, data, run_dir, resume=resume, command=command)
     from .train.distributed import is_main_process, shutdown
 
     if is_main_process():
+        from .train.options import to_dict
+
+        for title, values in (("training", to_dict(trainer_options)), (pipeline.name, to_dict(options))):
+            print(f"{title} options: " + " ".join(f"{k}={v}" for k, v in values.items()), file=sys.stderr)
         print(f"{pipeline.name}: {trainer.total_steps} steps on {trainer.device} "
               f"({trainer_options.precision}{', compiled' if trainer_options.compile else ''}), run folder {run_dir}",
               file=sys.stderr)
@@ -115,8 +122,8 @@ def command_eval(args) -> int:
     from .weights import load_weights
 
     loaded = load_weights(args.weights, _inference_device(args.device))
-    metrics = loaded.pipeline.evaluate(loaded.networks, loaded.options, args.data,
-                                       out=Path(args.out) if args.out else None, **_extra(args))
+    out = Path(args.out) if args.out else (Path(args.weights) / "eval" if Path(args.weights).is_dir() else None)
+    metrics = loaded.pipeline.evaluate(loaded.networks, loaded.options, args.data, out=out, **_extra(args))
     metrics = {"weights": str(args.weights), **metrics}
     for key, value in metrics.items():
         print(f"{key}: {value}")
@@ -189,7 +196,7 @@ def _main_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("weights")
     evaluate.add_argument("--data", required=True, help="evaluation data (folder or built-in name)")
     evaluate.add_argument("--json", action="store_true", help="end with one line of JSON")
-    evaluate.add_argument("--out", help="also write pictures of the results here")
+    evaluate.add_argument("--out", help="also write pictures of the results here (default for a run folder: RUN/eval)")
     for sub in (infer, evaluate):
         sub.add_argument("--device", default="auto", choices=("auto", "cuda", "mps", "cpu"))
         sub.add_argument("--seed", type=int, default=0, help="seed for any sampling")

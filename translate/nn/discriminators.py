@@ -129,7 +129,7 @@ class MLPDiscriminator(nn.Module):
 
     def __init__(self, in_features: int = 2, num_outputs: int = 1, hidden: tuple[int, ...] = (128, 128, 128),
                  input_noise: float = 0.0, hidden_noise: float = 0.0, weight_norm: bool = False,
-                 minibatch_discrimination: bool = False, spectral_norm: bool = False):
+                 minibatch_discrimination: bool = False, minibatch_kernels: int = 50, spectral_norm: bool = False):
         super().__init__()
         wrap = nn.utils.parametrizations.weight_norm if weight_norm else (lambda layer: layer)
         layers: list[nn.Module] = [GaussianNoise(input_noise)] if input_noise else []
@@ -139,7 +139,7 @@ class MLPDiscriminator(nn.Module):
             layers += [GaussianNoise(hidden_noise)] if hidden_noise else []
             width = h
         self.body = nn.Sequential(*layers)
-        self.minibatch = MinibatchDiscrimination(width) if minibatch_discrimination else None
+        self.minibatch = MinibatchDiscrimination(width, minibatch_kernels) if minibatch_discrimination else None
         self.head = wrap(nn.Linear(self.minibatch.out_features if self.minibatch else width, num_outputs))
         if spectral_norm:
             apply_spectral_norm(self)

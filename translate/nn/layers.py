@@ -105,9 +105,9 @@ class MinibatchDiscrimination(nn.Module):
         self.out_features = in_features + num_kernels
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        rows = (x.flatten(1) @ self.projection).view(-1, self.num_kernels, self.kernel_dim)
-        distances = (rows.unsqueeze(0) - rows.unsqueeze(1)).abs().sum(-1)  # (B, B, kernels)
-        closeness = torch.exp(-distances).sum(1) - 1.0  # drop each sample's match with itself
+        rows = (x.flatten(1) @ self.projection).view(-1, self.num_kernels, self.kernel_dim).transpose(0, 1)
+        distances = torch.cdist(rows, rows, p=1)  # (kernels, B, B) L1 distances, without a B×B×K×D temporary
+        closeness = (torch.exp(-distances).sum(2) - 1.0).transpose(0, 1)  # drop each sample's match with itself
         return torch.cat([x.flatten(1), closeness], dim=1)
 
 

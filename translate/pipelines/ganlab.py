@@ -42,6 +42,7 @@ class GanLabOptions:
     instance_noise: float = option(0.0, "σ of instance noise at the start, annealed linearly to 0")
     noise_anneal: float = option(0.5, "fraction of the run over which instance noise anneals")
     minibatch_discrimination: bool = option(False, "minibatch discrimination layer in the discriminator")
+    minibatch_kernels: int = option(8, "minibatch discrimination kernels (its cost grows with batch² × kernels)")
     feature_matching: bool = option(False, "train the generator by feature matching instead of the adversarial loss")
     historical_averaging: float = option(0.0, "weight of the historical-averaging penalty (0: off)")
     weight_clip: float = option(0.01, "WGAN weight clipping, used with --loss wasserstein and no gradient penalty")
@@ -74,6 +75,7 @@ class GanLab(Pipeline):
         dim = self.distribution.dim
         self.G = build_generator(o, dim)
         self.D = MLPDiscriminator(dim, 1, o.hidden, minibatch_discrimination=o.minibatch_discrimination,
+                                  minibatch_kernels=o.minibatch_kernels,
                                   spectral_norm=o.spectral_norm)
         self.adversarial = adversarial_loss(o.loss, real_label=1.0 - o.label_smoothing)
         self.penalty = gradient_penalty(o.gp)

@@ -155,7 +155,7 @@ class Trainer:
         self.device = choose_device(trainer_options.device)
         self.distributed = self.dist.enabled
         if trainer_options.precision == "fp16" and self.device.type == "cpu":
-            raise UserError("--precision fp16 needs a GPU; on CPU use --precision bf16")
+            self._say("--precision fp16 on a CPU is slow (it is meant for GPUs); bf16 is the fast CPU choice")
         if trainer_options.deterministic:
             os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
             torch.use_deterministic_algorithms(True)
@@ -407,18 +407,12 @@ class Trainer:
             visuals = self.pipeline.visuals()
         if not visuals:
             return
+        # One row per visual (up to 8 images each); the pipeline gives them all the same size.
         rows = [v.detach().float().cpu()[:8].clamp(0, 1) for v in visuals.values()]
-        width = max(r.shape[0] for r in rows)
-        height = max(r.shape[-2] for r in rows)
-        cells = []
-        for row in rows:
-            row = nn.functional.interpolate(row, size=(height, row.shape[-1] * height // row.shape[-2])) \
-                if row.shape[-2] != height else row
-            row = row.expand(-1, 3, -1, -1) if row.shape[1] == 1 else row
-            cells += list(row) + [torch.zeros_like(row[0])] * (width - row.shape[0])
-        if len({c.shape for c in cells}) > 1:  # mixed widths: one grid per visual
-            cells = [rows[0][i] for i in range(rows[0].shape[0])]
-        grid = make_grid(cells, nrow=width, padding=2, pad_value=1.0)
+        rows = [row.expand(-1, 3, -1, -1) if row.shape[1] == 1 else row for row in rows]
+        columns = max(row.shape[0] for row in rows)
+        cells = [image for row in rows for image in [*row, *[torch.ones_like(row[0])] * (columns - row.shape[0])]]
+        grid = make_grid(cells, nrow=columns, padding=2, pad_value=1.0)
         (self.run_dir / "samples").mkdir(exist_ok=True)
         save_image(grid, self.run_dir / "samples" / f"step_{self.step:08d}.png")
         writer = self._writer_or_none()
