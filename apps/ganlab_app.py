@@ -54,10 +54,12 @@ def train_live(data: str, loss: str, penalty: str, penalty_weight: float, label_
     trainer = Trainer(GanLab, options, trainer_options, data)
     pipeline = trainer.pipeline
     for step, logs in trainer.iterate():
-        stats = pipeline.validate()
+        with trainer.aside():  # eval mode and a forked RNG: looking does not change training
+            stats = pipeline.validate()
+            picture = render_samples(pipeline.generate(options.eval_samples), pipeline.distribution)
         text = (f"step {step}/{trainer.total_steps} · D loss {logs['d_loss']:.3f} · G loss {logs['g_loss']:.3f} · "
                 f"{stats['modes_covered']}/{stats['modes']} modes · {stats['high_quality']:.0%} high quality")
-        yield render_samples(pipeline.generate(options.eval_samples), pipeline.distribution), text
+        yield picture, text
 
 
 def render() -> None:

@@ -37,7 +37,9 @@ def test_n_steps_then_resume_then_n_steps_equals_2n_steps(tmp_path):
     # a decaying learning rate and several discriminator steps.
     recipe = ["ganlab", "--data", "ring8", "--steps", "40", "--deterministic", "--ema-decay", "0.9",
               "--gp", "wgan-gp", "--historical-averaging", "0.01", "--instance-noise", "0.1",
-              "--label-smoothing", "0.1", "--d-steps", "2", "--lr-schedule", "linear", "--save-every", "15", *TINY]
+              "--label-smoothing", "0.1", "--d-steps", "2", "--lr-schedule", "linear", "--save-every", "15", *TINY,
+              # looking at the model (samples, validation) must not change it, batch norm included
+              "--generator-norm", "batch", "--sample-every", "10", "--eval-every", "10", "--eval-samples", "200"]
     assert main(["train", *recipe, "--run", str(tmp_path / "straight")]) == 0
     assert main(["train", *recipe, "--run", str(tmp_path / "split"), "--stop-at", "20"]) == 0
     assert torch.load(tmp_path / "split" / "checkpoint.pt", weights_only=True)["step"] == 20
@@ -49,6 +51,14 @@ def test_n_steps_then_resume_then_n_steps_equals_2n_steps(tmp_path):
     assert not list(tmp_path.glob("*/*.tmp")), "temporary checkpoint files were left behind"
     card = json.loads((tmp_path / "split" / "model.json").read_text())
     assert card["steps"] == 40 and "--resume" not in card["command"] and "--d-steps 2" in card["command"]
+
+
+def test_samples_and_validation_do_not_change_training(tmp_path):
+    recipe = ["ganlab", "--data", "ring8", "--steps", "12", "--generator-norm", "batch", "--eval-samples", "100",
+              "--deterministic", *TINY]
+    assert main(["train", *recipe, "--run", str(tmp_path / "blind")]) == 0
+    assert main(["train", *recipe, "--run", str(tmp_path / "watched"), "--sample-every", "5", "--eval-every", "3"]) == 0
+    assert_same_weights(weights(tmp_path / "blind"), weights(tmp_path / "watched"))
 
 
 def test_fp16_runs_with_a_grad_scaler_per_optimizer_and_resumes(tmp_path):

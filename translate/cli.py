@@ -98,7 +98,10 @@ def command_train(argv: list[str]) -> int:
               file=sys.stderr)
     try:
         logs = trainer.fit()
-        metrics = trainer.pipeline.validate() if is_main_process() else {}
+        metrics = {}
+        if is_main_process():
+            with trainer.aside():
+                metrics = trainer.pipeline.validate()
     finally:
         shutdown()
     if is_main_process():

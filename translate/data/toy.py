@@ -98,8 +98,8 @@ def mode_statistics(samples: torch.Tensor, distribution: ToyDistribution, min_sh
 
 
 def render_samples(samples: torch.Tensor, distribution: ToyDistribution, size: int = 320) -> np.ndarray:
-    """An H×W×3 uint8 picture: the data density in blue, generated samples as orange dots
-    (2-D), or the density curve over a histogram of the samples (1-D)."""
+    """An H×W×3 uint8 picture: the data density in blue with each mode's 3σ disc outlined, generated
+    samples as orange dots (2-D), or the density curve over a histogram of the samples (1-D)."""
     import cv2
 
     low, high = distribution.extent()
@@ -115,6 +115,10 @@ def render_samples(samples: torch.Tensor, distribution: ToyDistribution, size: i
         for x, y in samples.numpy():
             if low <= x <= high and low <= y <= high:
                 cv2.circle(canvas, (int(to_pixel(x)), int(size - 1 - to_pixel(y))), 2, (230, 120, 20), -1, cv2.LINE_AA)
+        # The 3σ disc of every mode on top, so covered and missed modes both stay visible.
+        radius = max(5, int(round(3 * distribution.sigma / (high - low) * size)))
+        for x, y in distribution.modes:
+            cv2.circle(canvas, (int(to_pixel(x)), int(size - 1 - to_pixel(y))), radius, (40, 90, 200), 1, cv2.LINE_AA)
     else:
         values = samples[:, 0].numpy()
         counts, edges = np.histogram(values, bins=60, range=(low, high))

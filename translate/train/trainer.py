@@ -398,12 +398,27 @@ class Trainer:
         for name, optimizer in self.optimizers.items():
             writer.add_scalar(f"lr/{name}", optimizer.param_groups[0]["lr"], self.step)
 
+    @contextlib.contextmanager
+    def aside(self):
+        """For samples and validation: eval mode, no gradients, and a forked RNG, so that looking at the
+        model never changes its training (batch-norm statistics, random streams, exact resume)."""
+        modes = {name: network.training for name, network in self.raw.items()}
+        devices = [self.device.index or 0] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices), torch.no_grad():
+            for network in self.raw.values():
+                network.eval()
+            try:
+                yield
+            finally:
+                for name, network in self.raw.items():
+                    network.train(modes[name])
+
     def _save_samples(self) -> None:
         if self.run_dir is None or not distributed.is_main_process():
             return
         from torchvision.utils import make_grid, save_image
 
-        with torch.no_grad():
+        with self.aside():
             visuals = self.pipeline.visuals()
         if not visuals:
             return
@@ -420,7 +435,10 @@ class Trainer:
             writer.add_image("samples", grid, self.step)
 
     def _validate(self) -> dict[str, float]:
-        metrics = self.pipeline.validate() if distributed.is_main_process() else {}
+        if not distributed.is_main_process():
+            return {}
+        with self.aside():
+            metrics = self.pipeline.validate()
         if not metrics:
             return {}
         writer = self._writer_or_none()
