@@ -273,3 +273,69 @@ def test_trainer_keeps_instance_norm_networks_contiguous_at_batch_one_when_unsaf
                                                                   progress=False), "none")
     assert trainer.raw["G"].model[1].weight.is_contiguous()
     assert "keeping it contiguous" in capsys.readouterr().err
+
+
+@dataclass
+class FolderOptions:
+    folder: str = ""
+
+
+class FolderPairs(Pipeline):
+    """Images read from disk by worker processes, cropped and flipped identically in pairs."""
+
+    name = "folder-pairs"
+    Options = FolderOptions
+    networks = ("G",)
+
+    def build(self):
+        self.G = nn.Conv2d(3, 3, 3, padding=1)
+
+    def dataset(self):
+        from translate.data.images import image_to_tensor, list_images, read_image
+        from translate.data.transforms import apply_seeded, paired_transform
+
+        files = list_images(self.data)
+        transform = paired_transform("resize_and_crop", load_size=20, crop_size=16)
+
+        class Pairs(torch.utils.data.Dataset):
+            def __len__(self):
+                return len(files)
+
+            def __getitem__(self, key):
+                image = read_image(files[key.index])
+                out = apply_seeded(transform, key.seed, image=image, target=255 - image)
+                return {"A": image_to_tensor(out["image"]), "B": image_to_tensor(out["target"])}
+
+        return Pairs()
+
+    def optimizers(self):
+        return {"G": torch.optim.Adam(self.G.parameters(), 1e-2)}
+
+    def train_step(self, batch, step):
+        assert torch.allclose(batch["A"], -batch["B"], atol=1e-5)  # the pair got the same crop and flip
+        loss = (self.G(batch["A"]) - batch["B"]).abs().mean()
+        self.optimize("G", loss)
+        return {"l1": loss.detach()}
+
+
+def test_worker_processes_load_pairs_and_resume_exactly(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    images = tmp_path / "images"
+    images.mkdir()
+    for i in range(5):
+        Image.fromarray(np.random.default_rng(i).integers(0, 256, (24, 30, 3), dtype=np.uint8)).save(images / f"{i}.png")
+    options = dict(steps=12, batch_size=2, workers=2, log_every=3, save_every=100, sample_every=0, progress=False,
+                   deterministic=True)
+    Trainer(FolderPairs, FolderOptions(), TrainerOptions(**options), str(images), tmp_path / "straight").fit()
+    Trainer(FolderPairs, FolderOptions(), TrainerOptions(**options, stop_at=7), str(images), tmp_path / "split").fit()
+    Trainer(FolderPairs, FolderOptions(), TrainerOptions(**options), str(images), tmp_path / "split", resume=True).fit()
+    assert_same_weights(weights(tmp_path / "straight"), weights(tmp_path / "split"))
+
+
+def test_channels_last_check_ignores_dropout_masks_which_differ_by_layout():
+    import translate.nn as tn
+
+    torch.manual_seed(0)
+    assert channels_last_is_safe(tn.UNetGenerator(num_downs=6, ngf=4, dropout=True), torch.randn(2, 3, 64, 64))

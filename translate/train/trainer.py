@@ -86,7 +86,7 @@ def atomic_save(obj, path: Path) -> None:
     os.replace(temporary, path)
 
 
-def channels_last_is_safe(network: nn.Module, example: torch.Tensor, tolerance: float = 1e-3) -> bool:
+def channels_last_is_safe(network: nn.Module, example: torch.Tensor, tolerance: float = 1e-2) -> bool:
     """Compare weight gradients of a channels-last run against the contiguous run.
 
     On some PyTorch builds InstanceNorm's backward is wrong for batch 1 with channels-last gradients
@@ -101,8 +101,15 @@ def channels_last_is_safe(network: nn.Module, example: torch.Tensor, tolerance: 
         (out.float() * torch.linspace(-1, 1, out.numel(), device=out.device).view_as(out)).sum().backward()
         return [p.grad.detach().float().clone() for p in net.parameters() if p.grad is not None]
 
-    reference = copy.deepcopy(network).train()
-    candidate = copy.deepcopy(network).train().to(memory_format=torch.channels_last)
+    def without_dropout(net):
+        # Dropout masks are drawn in memory order, so they differ between layouts by design.
+        for module in net.modules():
+            if isinstance(module, nn.modules.dropout._DropoutNd):
+                module.eval()
+        return net
+
+    reference = without_dropout(copy.deepcopy(network).train())
+    candidate = without_dropout(copy.deepcopy(network).train().to(memory_format=torch.channels_last))
     state = torch.get_rng_state()
     torch.manual_seed(0)
     expected = gradients(reference, example)
