@@ -98,7 +98,11 @@ def test_existing_run_is_not_overwritten_and_unknown_pipelines_are_named(tmp_pat
     assert main(["train", "ganlab", "--data", "ring8", "--run", str(run), "--steps", "2", *TINY]) == 2
     assert main(["train", "pix3pix", "--data", "x", "--run", str(run)]) == 2
     assert main(["train", "--resume", str(tmp_path / "nothing")]) == 2
+    assert main(["train", "ganlab", "--data", "ring8", "--run", str(tmp_path / "b"), "--batch-size", "0"]) == 2
+    with pytest.raises(SystemExit, match="2"):  # argparse's own one-line error
+        main(["train", "ganlab", "--data", "ring8", "--run", str(tmp_path / "b"), "--loss", "vanilla"])
     errors = capsys.readouterr().err
+    assert "--batch-size must be at least 1 (got 0)" in errors and "invalid choice: 'vanilla'" in errors
     assert "already holds a training run" in errors and "unknown pipeline 'pix3pix'" in errors
     assert "no options.json" in errors
 

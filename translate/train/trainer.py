@@ -138,12 +138,27 @@ def make_scheduler(optimizer: torch.optim.Optimizer, options: TrainerOptions, to
     return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, max(1, total_steps))
 
 
+def _check_ranges(options: TrainerOptions) -> None:
+    problems = [f"--{name.replace('_', '-')} must be {rule} (got {getattr(options, name)})"
+                for name, rule, ok in [
+                    ("batch_size", "at least 1", options.batch_size >= 1),
+                    ("workers", "0 or more", options.workers >= 0),
+                    ("log_every", "at least 1", options.log_every >= 1),
+                    ("save_every", "at least 1", options.save_every >= 1),
+                    ("epochs", "0 or more", options.epochs >= 0),
+                    ("ema_decay", "in [0, 1)", 0 <= options.ema_decay < 1),
+                    ("decay_start", "in [0, 1]", 0 <= options.decay_start <= 1)] if not ok]
+    if problems:
+        raise UserError("; ".join(problems))
+
+
 class Trainer:
     """Trains `pipeline_cls` on `data`; `run_dir=None` trains in memory (for demos and tests)."""
 
     def __init__(self, pipeline_cls: type[Pipeline], pipeline_options, trainer_options: TrainerOptions,
                  data: str, run_dir: str | Path | None = None, resume: bool = False,
                  command: list[str] | None = None):
+        _check_ranges(trainer_options)
         self.options = trainer_options
         self.pipeline_cls, self.pipeline_options, self.data = pipeline_cls, pipeline_options, data
         self.run_dir = Path(run_dir) if run_dir is not None else None
