@@ -35,8 +35,8 @@ def _train_parser(pipeline, defaults: dict, resume: bool) -> argparse.ArgumentPa
                                          description="Continue a training run where its checkpoint left off.")
         parser.add_argument("--resume", required=True, metavar="DIR", help="the run folder to continue")
     else:
-        parser = argparse.ArgumentParser(prog=f"translate train {pipeline.name}",
-                                         description=(pipeline.__module__ and sys.modules[pipeline.__module__].__doc__ or "").strip(),
+        description = (sys.modules[pipeline.__module__].__doc__ or "").strip()
+        parser = argparse.ArgumentParser(prog=f"translate train {pipeline.name}", description=description,
                                          formatter_class=argparse.RawDescriptionHelpFormatter)
         parser.add_argument("--data", required=True, help="training data (a folder, or a built-in data set's name)")
         parser.add_argument("--run", required=True, metavar="DIR", help="folder for checkpoints, logs and samples")

@@ -62,8 +62,8 @@ def build_generator(options: GanLabOptions, dim: int) -> nn.Module:
 class GanLab(Pipeline):
     name = "ganlab"
     Options = GanLabOptions
-    trainer_defaults = {"steps": 2000, "batch_size": 256, "workers": 0, "lr_schedule": "linear", "log_every": 100, "sample_every": 500,
-                        "save_every": 1000}
+    trainer_defaults = {"steps": 2000, "batch_size": 256, "workers": 0, "lr_schedule": "linear",
+                        "log_every": 100, "sample_every": 500, "save_every": 1000}
     networks = ("G", "D")
     ema_networks = ("G",)
     export_networks = ("G",)
@@ -89,7 +89,7 @@ class GanLab(Pipeline):
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         o = self.options
-        if self.noise is not None:
+        if self.noise is not None:  # the run's length is known once the data is
             self.noise.anneal_steps = max(1, int(self.total_steps * o.noise_anneal))
         for history in self.history.values():
             history.to(self.device)
@@ -122,7 +122,7 @@ class GanLab(Pipeline):
                 d_loss = d_loss + o.historical_averaging * self.history["D"].penalty()
             self.optimize("D", d_loss)
             if self.clip:
-                clip_weights_(self._trainer.raw["D"], self.clip)
+                clip_weights_(self.D, self.clip)
             if "D" in self.history:
                 self.history["D"].update()
 

@@ -1,0 +1,56 @@
+"""Generators saved by pytorch-CycleGAN-and-pix2pix (bare state_dicts) load strictly and run."""
+
+import json
+
+import pytest
+import torch
+
+from translate.errors import UserError
+from translate.interop import describe_reference_generator, load_reference_generator
+from translate.nn import ResnetGenerator, UNetGenerator
+
+
+@pytest.mark.parametrize("network, name, norm, dropout", [
+    (UNetGenerator(num_downs=7, ngf=4), "unet_128", "batch", True),
+    (UNetGenerator(num_downs=8, ngf=4, norm="instance"), "unet_256", "instance", True),
+    (ResnetGenerator(n_blocks=6, ngf=4), "resnet_6blocks", "instance", False),
+    (ResnetGenerator(n_blocks=9, ngf=4, norm="batch", dropout=True), "resnet_9blocks", "batch", True),
+    (ResnetGenerator(n_blocks=2, ngf=4, in_channels=1, norm="none"), "resnet_2blocks", "none", False),
+])
+def test_architecture_is_read_back_from_the_keys(tmp_path, network, name, norm, dropout):
+    torch.save(network.state_dict(), tmp_path / "latest_net_G.pth")
+    loaded, description = load_reference_generator(tmp_path / "latest_net_G.pth")
+    assert (description.name, description.norm, description.ngf) == (name, norm, 4)
+    assert description.kind == "unet" or description.dropout == dropout
+    x = torch.rand(1, description.in_channels, 256, 256) * 2 - 1
+    network.eval()
+    assert torch.equal(loaded(x), network(x))
+
+
+@pytest.mark.parametrize("listing, name", [("junyanz_G_unet_256", "unet_256"), ("junyanz_G_unet_128", "unet_128"),
+                                           ("junyanz_G_resnet_9blocks", "resnet_9blocks"),
+                                           ("junyanz_G_resnet_6blocks", "resnet_6blocks")])
+def test_reference_key_listings_load_strictly_and_run(shared, tmp_path, listing, name):
+    entries = json.loads((shared / "interop" / f"{listing}.json").read_text())
+    generator = torch.Generator().manual_seed(0)
+    state = {key: (torch.randn(shape, generator=generator) * 0.02 if dtype == "float32"
+                   else torch.zeros(shape, dtype=torch.int64)) for key, shape, dtype in entries}
+    for key in state:
+        if key.endswith("running_var"):
+            state[key] = torch.ones_like(state[key])
+    torch.save(state, tmp_path / "latest_net_G.pth")
+    network, description = load_reference_generator(tmp_path / "latest_net_G.pth")
+    assert description.name == name
+    out = network(torch.rand(1, 3, 256, 256) * 2 - 1)
+    assert out.shape == (1, 3, 256, 256) and out.abs().max() <= 1
+
+
+def test_other_files_are_refused_with_a_reason(tmp_path):
+    torch.save({"conv.weight": torch.zeros(1)}, tmp_path / "other.pth")
+    with pytest.raises(UserError, match="not a pytorch-CycleGAN-and-pix2pix generator"):
+        load_reference_generator(tmp_path / "other.pth")
+    (tmp_path / "junk.pth").write_bytes(b"junk")
+    with pytest.raises(UserError, match="not a readable checkpoint"):
+        load_reference_generator(tmp_path / "junk.pth")
+    with pytest.raises(UserError):
+        describe_reference_generator({})

@@ -1,0 +1,94 @@
+"""Checkpoints written by other projects, read into our networks.
+
+pytorch-CycleGAN-and-pix2pix saves each network as a bare state_dict (`latest_net_G.pth`,
+`latest_net_G_A.pth`, ...) with no record of its options. Our U-Net and ResNet generators keep that
+code's parameter layout, so loading is strict once the architecture is read back from the keys and
+shapes: U-Net depth from the nesting, ResNet block count, base width, channels, batch vs instance norm,
+and dropout (which moves the ResNet block's second convolution from index 5 to 6).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .errors import UserError
+from .nn import ResnetGenerator, UNetGenerator
+
+
+@dataclass(frozen=True)
+class ReferenceGenerator:
+    """What a reference generator checkpoint holds, read from its keys."""
+
+    kind: str  # "unet" or "resnet"
+    depth: int  # U-Net downsamplings, or ResNet blocks
+    ngf: int
+    in_channels: int
+    out_channels: int
+    norm: str
+    dropout: bool
+
+    @property
+    def name(self) -> str:
+        return f"unet_{2 ** self.depth}" if self.kind == "unet" else f"resnet_{self.depth}blocks"
+
+    def build(self) -> nn.Module:
+        if self.kind == "unet":
+            return UNetGenerator(self.in_channels, self.out_channels, self.depth, self.ngf, self.norm, self.dropout)
+        return ResnetGenerator(self.in_channels, self.out_channels, self.depth, self.ngf, self.norm, self.dropout)
+
+
+def describe_reference_generator(state: dict[str, torch.Tensor], source: str = "checkpoint") -> ReferenceGenerator:
+    """Read the architecture of a pytorch-CycleGAN-and-pix2pix generator from its state_dict."""
+    keys = list(state)
+    if "model.model.0.weight" in state:  # U-Net: one more "model.1." nesting per level
+        first = state["model.model.0.weight"]
+        # the innermost level sits under depth − 2 ".model.3" links, and its own up-convolution is one more
+        depth = max(k.count("model.3.") for k in keys if k.endswith(".weight")) + 1
+        if any(k.endswith("running_mean") for k in keys):
+            norm = "batch"
+        else:  # instance norm keeps the convolution biases, `none` drops them (as batch norm does)
+            norm = "instance" if "model.model.1.model.1.bias" in state else "none"
+        outermost_up = state["model.model.3.weight"]
+        return ReferenceGenerator("unet", depth, first.shape[0], first.shape[1], outermost_up.shape[1], norm, True)
+    if "model.1.weight" in state and any(".conv_block." in k for k in keys):
+        blocks = {int(m.group(1)) for k in keys if (m := re.match(r"model\.(\d+)\.conv_block\.", k))}
+        first = state["model.1.weight"]
+        last = state[max((k for k in keys if k.endswith(".weight") and k.count(".") == 2),
+                         key=lambda k: int(k.split(".")[1]))]
+        dropout = any(".conv_block.6." in k for k in keys)
+        if any(k.endswith("running_mean") for k in keys):
+            norm = "batch"
+        else:
+            norm = "instance" if "model.1.bias" in state else "none"
+        return ReferenceGenerator("resnet", len(blocks), first.shape[0], first.shape[1], last.shape[0], norm, dropout)
+    raise UserError(f"{source}: not a pytorch-CycleGAN-and-pix2pix generator (no U-Net or ResNet keys); "
+                    "expected a file like latest_net_G.pth")
+
+
+def load_reference_generator(path: str | Path) -> tuple[nn.Module, ReferenceGenerator]:
+    """Build the matching network for `latest_net_G*.pth` and load it strictly (weights_only)."""
+    path = Path(path)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:
+        raise UserError(f"{path}: not a readable checkpoint ({str(error).splitlines()[0]})") from None
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise UserError(f"{path}: expected a bare state_dict of tensors (the pix2pix/CycleGAN format)")
+    # The reference loader drops InstanceNorm buffers written by PyTorch < 0.4; so do we.
+    description = describe_reference_generator(state, str(path))
+    network = description.build()
+    expected = network.state_dict()
+    state = {k: v for k, v in state.items() if k in expected or not k.endswith(("running_mean", "running_var",
+                                                                                   "num_batches_tracked"))}
+    try:
+        network.load_state_dict(state)
+    except RuntimeError as error:
+        detail = str(error).splitlines()[1].strip() if len(str(error).splitlines()) > 1 else str(error)
+        raise UserError(f"{path}: looks like {description.name} ({description.norm} norm) but does not load: "
+                        f"{detail}") from None
+    return network.eval(), description
