@@ -108,7 +108,7 @@ def list_images(folder: str | Path, recursive: bool = False, what: str = "images
 def image_to_tensor(array: np.ndarray, value_range: tuple[float, float] = (-1.0, 1.0)) -> torch.Tensor:
     """H×W×C uint8 → C×H×W float tensor in `value_range`."""
     low, high = value_range
-    tensor = torch.from_numpy(np.ascontiguousarray(array)).permute(2, 0, 1).float() / 255.0
+    tensor = torch.from_numpy(np.require(array, requirements=["C", "W"])).permute(2, 0, 1).float() / 255.0
     return tensor * (high - low) + low
 
 
