@@ -11,6 +11,7 @@ from ..errors import UserError
 
 PIPELINES: dict[str, str] = {
     "ganlab": "translate.pipelines.ganlab:GanLab",
+    "pix2pix": "translate.pipelines.pix2pix:Pix2Pix",
 }
 
 

@@ -1,0 +1,201 @@
+"""pix2pix (Isola et al. 2017): paired image-to-image translation with a conditional GAN.
+
+G translates A to B; a PatchGAN D judges (A, B) pairs, real or generated; G minimises the adversarial
+loss plus λ·L1 to the true B. Defaults reproduce the paper: U-Net-256 with dropout, 70×70 PatchGAN,
+λ = 100, Adam 2e-4 β1 = 0.5, batch 1, 286 → 256 random jitter with flips, constant then linearly
+decaying learning rate.
+
+    translate train pix2pix --data ../shared/datasets/brooklyn1887 --run runs/p2p --steps 20
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..data.images import image_to_tensor, read_image, save_image, tensor_to_image
+from ..data.paired import PairedImages, find_pairs, read_pair
+from ..data.transforms import PREPROCESS_MODES
+from ..errors import UserError
+from ..nn import (ADVERSARIAL_LOSSES, PENALTIES, InstanceNoise, PatchGAN, PixelGAN, ResnetGenerator, UNetGenerator,
+                  adversarial_loss, gradient_penalty, init_weights, pad_to_multiple)
+from ..nn.layers import NORMS, UPSAMPLING
+from ..train import Pipeline, option
+
+GENERATORS = ("unet_256", "unet_128", "resnet_9blocks", "resnet_6blocks")
+
+
+@dataclass
+class Pix2PixOptions:
+    generator: str = option("unet_256", "generator architecture", choices=GENERATORS)
+    ngf: int = option(64, "generator width (channels of its first layer)")
+    discriminator: str = option("basic", "basic: 70×70 PatchGAN; n_layers: PatchGAN with --n-layers; pixel: 1×1",
+                                choices=("basic", "n_layers", "pixel"))
+    n_layers: int = option(3, "PatchGAN depth for --discriminator n_layers")
+    ndf: int = option(64, "discriminator width")
+    norm: str = option("batch", "normalisation in both networks", choices=NORMS)
+    dropout: bool = option(True, "dropout in the generator (the paper's noise source)")
+    upsample: str = option("transpose", "transpose convolutions, or resize + conv against checkerboard artifacts",
+                           choices=UPSAMPLING)
+    loss: str = option("nonsaturating", "adversarial loss (the paper: non-saturating cross-entropy)",
+                       choices=tuple(ADVERSARIAL_LOSSES))
+    lambda_l1: float = option(100.0, "weight of the L1 loss to the target")
+    gp: str = option("none", "gradient penalty on the discriminator", choices=("none", *PENALTIES))
+    gp_weight: float = option(10.0, "weight of the gradient penalty")
+    label_smoothing: float = option(0.0, "one-sided label smoothing: real targets become 1 − this")
+    instance_noise: float = option(0.0, "σ of instance noise on D's inputs, annealed to 0 over the run")
+    lr: float = option(2e-4, "Adam learning rate")
+    beta1: float = option(0.5, "Adam β1")
+    beta2: float = option(0.999, "Adam β2")
+    direction: str = option("AtoB", "translate A to B, or B to A", choices=("AtoB", "BtoA"))
+    preprocess: str = option("resize_and_crop", "training-time resizing and cropping", choices=PREPROCESS_MODES)
+    load_size: int = option(286, "resize to this before cropping")
+    crop_size: int = option(256, "random crop size")
+    flip: bool = option(True, "random horizontal flips")
+    skip_blank_inputs: bool = option(False, "leave out pairs whose input is one flat colour")
+    init_gain: float = option(0.02, "σ of the N(0, σ) weight initialisation")
+
+
+def build_generator(o: Pix2PixOptions) -> nn.Module:
+    kind, depth = o.generator.split("_")
+    if kind == "unet":
+        network = UNetGenerator(3, 3, 8 if depth == "256" else 7, o.ngf, o.norm, o.dropout, o.upsample)
+    else:
+        network = ResnetGenerator(3, 3, int(depth.removesuffix("blocks")), o.ngf, o.norm, o.dropout, o.upsample)
+    return init_weights(network, "normal", o.init_gain)
+
+
+def build_discriminator(o: Pix2PixOptions) -> nn.Module:
+    if o.discriminator == "pixel":
+        network = PixelGAN(6, o.ndf, o.norm)
+    else:
+        network = PatchGAN(6, o.ndf, 3 if o.discriminator == "basic" else o.n_layers, o.norm)
+    return init_weights(network, "normal", o.init_gain)
+
+
+def translate_image(generator: nn.Module, image: torch.Tensor) -> torch.Tensor:
+    """Any-size inference: reflect-pad (1, 3, H, W) in [-1, 1] to the network's multiple, crop back."""
+    padded, (h, w) = pad_to_multiple(image, getattr(generator, "multiple", 1))
+    return generator(padded)[..., :h, :w]
+
+
+class Pix2Pix(Pipeline):
+    name = "pix2pix"
+    Options = Pix2PixOptions
+    trainer_defaults = {"steps": 40000, "batch_size": 1, "workers": 2, "lr_schedule": "linear",
+                        "log_every": 50, "sample_every": 500, "save_every": 1000}
+    networks = ("G", "D")
+    ema_networks = ("G",)
+    export_networks = ("G",)
+    loss_names = ("d_loss", "g_gan", "g_l1")
+
+    def build(self) -> None:
+        o = self.options
+        self.G, self.D = build_generator(o), build_discriminator(o)
+        multiple = self.G.multiple
+        if o.preprocess != "none" and "crop" in o.preprocess and o.crop_size % multiple:
+            raise UserError(f"--crop-size {o.crop_size} does not fit {o.generator}: use a multiple of {multiple}")
+        self.adversarial = adversarial_loss(o.loss, real_label=1.0 - o.label_smoothing)
+        self.penalty = gradient_penalty(o.gp)
+        self.noise = InstanceNoise(o.instance_noise, 1) if o.instance_noise > 0 else None
+        self.last: tuple[torch.Tensor, ...] = ()
+
+    def dataset(self) -> PairedImages:
+        o = self.options
+        return PairedImages(self.data, "train", o.direction, o.preprocess, o.load_size, o.crop_size, o.flip,
+                            o.skip_blank_inputs)
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        o = self.options
+        if self.noise is not None:  # the run's length is known once the data is
+            self.noise.anneal_steps = self.total_steps
+        return {"D": torch.optim.Adam(self.D.parameters(), o.lr, betas=(o.beta1, o.beta2)),
+                "G": torch.optim.Adam(self.G.parameters(), o.lr, betas=(o.beta1, o.beta2))}
+
+    def example_input(self, network: str) -> torch.Tensor:
+        return torch.randn(self._trainer.options.batch_size, 3 if network == "G" else 6,
+                           self.options.crop_size, self.options.crop_size)
+
+    def judge(self, a: torch.Tensor, b: torch.Tensor, step: int):
+        pair = torch.cat([a, b], 1)
+        return self.D(self.noise(pair, step) if self.noise is not None else pair)
+
+    def train_step(self, batch: dict, step: int) -> dict[str, torch.Tensor]:
+        o = self.options
+        real_a, real_b = batch["A"], batch["B"]
+        with self.autocast():
+            fake_b = self.G(real_a)
+
+        # Discriminator: real pairs against generated pairs; halved, as in the paper, to slow D down.
+        with self.autocast():
+            d_real = self.judge(real_a, real_b, step)
+            d_fake = self.judge(real_a, fake_b.detach(), step)
+            d_loss = 0.5 * self.adversarial.discriminator(d_real, d_fake)
+        if self.penalty is not None:
+            d_loss = d_loss + o.gp_weight * self.penalty(self.D, torch.cat([real_a, real_b], 1),
+                                                         torch.cat([real_a, fake_b.detach()], 1))
+        self.optimize("D", d_loss)
+
+        # Generator: fool D and stay close to the target in L1.
+        with self.frozen(self.D), self.autocast():
+            g_gan = self.adversarial.generator(self.judge(real_a, fake_b, step), d_real.detach())
+            g_l1 = F.l1_loss(fake_b.float(), real_b)
+            g_loss = g_gan + o.lambda_l1 * g_l1
+        self.optimize("G", g_loss)
+        self.last = (real_a[:4].detach(), fake_b[:4].detach().float(), real_b[:4].detach())
+        return {"d_loss": d_loss.detach(), "g_gan": g_gan.detach(), "g_l1": g_l1.detach()}
+
+    def visuals(self) -> dict[str, torch.Tensor]:
+        if not self.last:
+            return {}
+        return {name: (x + 1) / 2 for name, x in zip(("input", "output", "target"), self.last)}
+
+    # --- inference ------------------------------------------------------------------------------
+    @classmethod
+    def inference_networks(cls, options: Pix2PixOptions, data: str) -> nn.ModuleDict:
+        return nn.ModuleDict({"G": build_generator(options)})
+
+    @classmethod
+    def infer(cls, networks, options, inputs: list[str], out_dir: Path, **_) -> list[Path]:
+        generator = networks["G"]
+        device = next(generator.parameters()).device
+        written = []
+        for path in map(Path, inputs):
+            image = image_to_tensor(read_image(path)).unsqueeze(0).to(device)
+            with torch.no_grad():
+                output = translate_image(generator, image)
+            written.append(save_image(tensor_to_image(output), out_dir / f"{path.stem}.png"))
+        return written
+
+    @classmethod
+    def evaluate(cls, networks, options, data: str, out: Path | None = None, **_) -> dict:
+        """Mean L1 (on [0, 1] pixels), PSNR and SSIM of the translations of held-out pairs."""
+        from kornia.metrics import psnr, ssim
+
+        generator = networks["G"]
+        device = next(generator.parameters()).device
+        sources = find_pairs(data, split="val")
+        totals = {"l1": 0.0, "psnr": 0.0, "ssim": 0.0}
+        for source in sources:
+            a, b = read_pair(source, options.direction)
+            if a.shape != b.shape:
+                raise UserError(f"{source.a_path}: A and B differ in size; evaluation needs matching pairs")
+            with torch.no_grad():
+                output = translate_image(generator, image_to_tensor(a).unsqueeze(0).to(device))
+            fake = ((output.float().clamp(-1, 1) + 1) / 2).cpu()
+            real = image_to_tensor(b, (0, 1)).unsqueeze(0)
+            totals["l1"] += (fake - real).abs().mean().item()
+            totals["psnr"] += psnr(fake, real, 1.0).item()
+            totals["ssim"] += ssim(fake, real, 11).mean().item()
+            if out is not None:
+                save_image(tensor_to_image(output), Path(out) / f"{source.name}.png")
+        metrics = {k: round(v / len(sources), 4) for k, v in totals.items()}
+        return {"data": str(data), "pairs": len(sources), **metrics}
+
+    @classmethod
+    def export_example(cls, options: Pix2PixOptions) -> tuple[str, torch.Tensor]:
+        return "G", torch.randn(1, 3, 256, 256)
