@@ -10,9 +10,11 @@ for _key, _value in (("GRADIO_ANALYTICS_ENABLED", "False"), ("HF_HUB_OFFLINE", "
 
 import gradio as gr  # noqa: E402
 
-#: tab title → app module; each module has render() (its tab) and demo() (the app alone)
-APPS: dict[str, str] = {
-    "GAN lab": "apps.ganlab_app",
+#: tab title → (app module, the shipped weights it needs or None); each module has render() (its tab)
+#: and demo() (the app alone)
+APPS: dict[str, tuple[str, str | None]] = {
+    "pix2pix": ("apps.pix2pix_app", "pix2pix-brooklyn"),
+    "GAN lab": ("apps.ganlab_app", None),
 }
 
 
@@ -20,9 +22,13 @@ def build() -> gr.Blocks:
     with gr.Blocks(title="translate") as suite:
         gr.Markdown("# translate\nImage-to-image translation with conditional GANs — "
                     "each tab runs on the weights shipped in `weights/`.")
-        for title, module in APPS.items():
-            with gr.Tab(title):
-                importlib.import_module(module).render()
+        from translate.weights import available
+
+        shipped = set(available())
+        for title, (module, weights) in APPS.items():
+            if weights is None or weights in shipped:  # a tab for each pipeline that has weights
+                with gr.Tab(title):
+                    importlib.import_module(module).render()
     return suite
 
 

@@ -28,6 +28,30 @@ def test_ganlab_tab_trains_live_through_gradio_client(served_suite):
     assert status.startswith("step 100/100") and "modes" in status
 
 
+def test_pix2pix_tab_translates_any_size_through_gradio_client(served_suite, tmp_path):
+    from gradio_client import Client, handle_file
+    from PIL import Image
+
+    from apps.pix2pix_app import WEIGHTS, draw_label_map
+    from translate.weights import available
+
+    if WEIGHTS not in available():
+        pytest.skip(f"weights/{WEIGHTS} is not shipped")
+    Image.fromarray(draw_label_map(5, 300, 200)).save(tmp_path / "map.png")
+    tile = Client(served_suite, verbose=False).predict(handle_file(str(tmp_path / "map.png")),
+                                                       api_name="/translate_pix2pix")
+    assert Image.open(tile).size == (300, 200)
+
+
+def test_drawn_label_maps_use_the_palette_only():
+    import numpy as np
+
+    from apps.pix2pix_app import draw_label_map
+
+    colours = {tuple(c) for c in np.unique(draw_label_map(0).reshape(-1, 3), axis=0)}
+    assert colours <= {(0, 0, 0), (255, 255, 0), (255, 0, 0)} and len(colours) == 3
+
+
 def test_ganlab_app_also_runs_alone():
     from apps import ganlab_app
 

@@ -54,3 +54,15 @@ def test_other_files_are_refused_with_a_reason(tmp_path):
         load_reference_generator(tmp_path / "junk.pth")
     with pytest.raises(UserError):
         describe_reference_generator({})
+
+
+def test_translate_infer_runs_a_reference_checkpoint_on_any_size(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from translate.cli import main
+
+    torch.save(UNetGenerator(num_downs=7, ngf=4).state_dict(), tmp_path / "latest_net_G.pth")
+    Image.fromarray(np.zeros((70, 90, 3), np.uint8)).save(tmp_path / "photo.jpg")
+    assert main(["infer", str(tmp_path / "latest_net_G.pth"), str(tmp_path / "photo.jpg"), "--out", str(tmp_path)]) == 0
+    assert Image.open(tmp_path / "photo.png").size == (90, 70)

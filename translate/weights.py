@@ -98,6 +98,18 @@ def _load_into(networks: nn.ModuleDict, state: dict, source: Path) -> None:
         raise UserError(f"{source}: the weights do not fit the network its card describes ({first})") from None
 
 
+def _reference_generator(source: Path):
+    from .interop import load_reference_generator
+    from .pipelines.pix2pix import GENERATORS, Pix2Pix, Pix2PixOptions
+
+    network, description = load_reference_generator(source)
+    name = description.name if description.name in GENERATORS else GENERATORS[0]
+    options = Pix2PixOptions(generator=name, ngf=description.ngf, norm=description.norm, dropout=description.dropout)
+    card = {"pipeline": "pix2pix", "options": {}, "source": "pytorch-CycleGAN-and-pix2pix",
+            "architecture": description.name, "norm": description.norm}
+    return Pix2Pix, options, nn.ModuleDict({"G": network}), card
+
+
 def load_weights(spec: str | Path, device: str | torch.device = "cpu") -> LoadedWeights:
     source = _resolve(spec)
     if source.suffix == ".safetensors":
@@ -114,11 +126,12 @@ def load_weights(spec: str | Path, device: str | torch.device = "cpu") -> Loaded
             checkpoint = torch.load(source, map_location="cpu", weights_only=True)
         except Exception as error:  # pickle errors come in many types
             raise UserError(f"{source}: not a readable checkpoint ({str(error).splitlines()[0]})") from None
-        if not (isinstance(checkpoint, dict) and "export" in checkpoint):
-            raise UserError(f"{source}: not a translate training checkpoint (no 'export' entry)")
-        card = checkpoint["export"]["card"]
-        pipeline, options, networks = _build(card, source)
-        _load_into(networks, checkpoint["export"]["state"], source)
+        if isinstance(checkpoint, dict) and "export" in checkpoint:
+            card = checkpoint["export"]["card"]
+            pipeline, options, networks = _build(card, source)
+            _load_into(networks, checkpoint["export"]["state"], source)
+        else:  # a generator saved by pytorch-CycleGAN-and-pix2pix (a bare state_dict)
+            pipeline, options, networks, card = _reference_generator(source)
     else:
         raise UserError(f"{source}: unknown weights format {source.suffix!r}; expected .safetensors or .pt")
     networks.to(device).eval()

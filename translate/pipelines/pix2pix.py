@@ -173,29 +173,54 @@ class Pix2Pix(Pipeline):
 
     @classmethod
     def evaluate(cls, networks, options, data: str, out: Path | None = None, **_) -> dict:
-        """Mean L1 (on [0, 1] pixels), PSNR and SSIM of the translations of held-out pairs."""
-        from kornia.metrics import psnr, ssim
-
+        """Mean L1 (on [0, 1] pixels), PSNR and SSIM of the translations of held-out pairs, beside two
+        trivial baselines: output = input, and output = the mean training target."""
         generator = networks["G"]
         device = next(generator.parameters()).device
-        sources = find_pairs(data, split="val")
-        totals = {"l1": 0.0, "psnr": 0.0, "ssim": 0.0}
-        for source in sources:
-            a, b = read_pair(source, options.direction)
-            if a.shape != b.shape:
-                raise UserError(f"{source.a_path}: A and B differ in size; evaluation needs matching pairs")
+        pairs = [read_pair(source, options.direction) for source in find_pairs(data, split="val")]
+        names = [source.name for source in find_pairs(data, split="val")]
+        if any(a.shape != b.shape for a, b in pairs):
+            raise UserError(f"{data}: some pairs' A and B differ in size; evaluation needs matching pairs")
+        mean_target = _mean_training_target(Path(data), options, pairs)
+        scores = {"model": [], "baseline_input": [], "baseline_mean_target": []}
+        for (a, b), name in zip(pairs, names):
             with torch.no_grad():
                 output = translate_image(generator, image_to_tensor(a).unsqueeze(0).to(device))
             fake = ((output.float().clamp(-1, 1) + 1) / 2).cpu()
             real = image_to_tensor(b, (0, 1)).unsqueeze(0)
-            totals["l1"] += (fake - real).abs().mean().item()
-            totals["psnr"] += psnr(fake, real, 1.0).item()
-            totals["ssim"] += ssim(fake, real, 11).mean().item()
+            scores["model"].append(_image_scores(fake, real))
+            scores["baseline_input"].append(_image_scores(image_to_tensor(a, (0, 1)).unsqueeze(0), real))
+            mean = F.interpolate(mean_target, size=real.shape[-2:], mode="bilinear", align_corners=False)
+            scores["baseline_mean_target"].append(_image_scores(mean, real))
             if out is not None:
-                save_image(tensor_to_image(output), Path(out) / f"{source.name}.png")
-        metrics = {k: round(v / len(sources), 4) for k, v in totals.items()}
-        return {"data": str(data), "pairs": len(sources), **metrics}
+                save_image(tensor_to_image(output), Path(out) / f"{name}.png")
+        metrics = {"data": str(data), "pairs": len(pairs)}
+        for what, rows in scores.items():
+            prefix = "" if what == "model" else f"{what}_"
+            for key in rows[0]:
+                metrics[prefix + key] = round(sum(r[key] for r in rows) / len(rows), 4)
+        return metrics
 
     @classmethod
     def export_example(cls, options: Pix2PixOptions) -> tuple[str, torch.Tensor]:
         return "G", torch.randn(1, 3, 256, 256)
+
+
+def _image_scores(fake: torch.Tensor, real: torch.Tensor) -> dict[str, float]:
+    from kornia.metrics import psnr, ssim
+
+    return {"l1": (fake - real).abs().mean().item(), "psnr": psnr(fake, real, 1.0).item(),
+            "ssim": ssim(fake, real, 11).mean().item()}
+
+
+def _mean_training_target(data: Path, options: Pix2PixOptions, fallback: list) -> torch.Tensor:
+    """The mean target image of the training split next to the evaluated one (else of the evaluated pairs)."""
+    root = data.parent if data.name in ("val", "test") else data
+    try:
+        sources = find_pairs(root, split="train") if (root / "train").is_dir() else []
+    except UserError:
+        sources = []
+    targets = [read_pair(source, options.direction)[1] for source in sources] or [b for _, b in fallback]
+    size = targets[0].shape[:2]
+    stack = [image_to_tensor(t, (0, 1)) for t in targets if t.shape[:2] == size]
+    return torch.stack(stack).mean(0, keepdim=True)
