@@ -98,11 +98,11 @@ def _load_into(networks: nn.ModuleDict, state: dict, source: Path) -> None:
         raise UserError(f"{source}: the weights do not fit the network its card describes ({first})") from None
 
 
-def _reference_generator(source: Path):
+def _reference_generator(source: Path, state: dict):
     from .interop import load_reference_generator
     from .pipelines.pix2pix import GENERATORS, Pix2Pix, Pix2PixOptions
 
-    network, description = load_reference_generator(source)
+    network, description = load_reference_generator(source, state)
     name = description.name if description.name in GENERATORS else GENERATORS[0]
     options = Pix2PixOptions(generator=name, ngf=description.ngf, norm=description.norm, dropout=description.dropout)
     card = {"pipeline": "pix2pix", "options": {}, "source": "pytorch-CycleGAN-and-pix2pix",
@@ -131,7 +131,7 @@ def load_weights(spec: str | Path, device: str | torch.device = "cpu") -> Loaded
             pipeline, options, networks = _build(card, source)
             _load_into(networks, checkpoint["export"]["state"], source)
         else:  # a generator saved by pytorch-CycleGAN-and-pix2pix (a bare state_dict)
-            pipeline, options, networks, card = _reference_generator(source)
+            pipeline, options, networks, card = _reference_generator(source, checkpoint)
     else:
         raise UserError(f"{source}: unknown weights format {source.suffix!r}; expected .safetensors or .pt")
     networks.to(device).eval()
