@@ -14,6 +14,7 @@ import gradio as gr  # noqa: E402
 #: and demo() (the app alone)
 APPS: dict[str, tuple[str, str | None]] = {
     "pix2pix": ("apps.pix2pix_app", "pix2pix-brooklyn"),
+    "super-resolution": ("apps.srgan_app", "srresnet-x4"),
     "GAN lab": ("apps.ganlab_app", None),
 }
 

@@ -43,6 +43,22 @@ def test_pix2pix_tab_translates_any_size_through_gradio_client(served_suite, tmp
     assert Image.open(tile).size == (300, 200)
 
 
+def test_super_resolution_tab_answers_through_gradio_client(served_suite, tmp_path):
+    from gradio_client import Client, handle_file
+    from PIL import Image
+
+    from apps.srgan_app import WEIGHTS, synthetic_photo
+    from translate.weights import available
+
+    if WEIGHTS not in available():
+        pytest.skip(f"weights/{WEIGHTS} is not shipped")
+    Image.fromarray(synthetic_photo(3, 40)[:, :30]).save(tmp_path / "photo.png")
+    comparison, result = Client(served_suite, verbose=False).predict(
+        handle_file(str(tmp_path / "photo.png")), "SRGAN ×4 (GAN)", None, 16, api_name="/super_resolve")
+    bicubic, model = (Image.open(path) for path in comparison)
+    assert bicubic.size == model.size == Image.open(result).size == (120, 160)
+
+
 def test_drawn_label_maps_use_the_palette_only():
     import numpy as np
 

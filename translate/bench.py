@@ -2,6 +2,8 @@
 
     translate bench ganlab    modes covered on the ring of 8 Gaussians for each loss and trick
     translate bench trainer   it/s of a 256×256 U-Net training step in each precision/layout mode
+    translate bench pix2pix   it/s of the pix2pix step (the paper's networks) per mode; generator ms/image
+    translate bench srgan     it/s of the SRGAN step (batch 16, HR 96) per mode; tiled inference MP/s
 """
 
 from __future__ import annotations
@@ -147,38 +149,136 @@ TRAINER_MODES = {
 }
 
 
-def bench_trainer(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="translate bench trainer")
-    parser.add_argument("--steps", type=int, default=20, help="timed steps per mode")
+def _time_training(pipeline_cls, options, modes: dict[str, dict], base: TrainerOptions, warmup: int,
+                   steps: int) -> list[dict]:
+    """Print one Markdown row per mode: it/s of `pipeline_cls`'s real train step after `warmup` steps."""
+    rows = []
+    for mode, changes in modes.items():
+        trainer_options = replace(base, steps=warmup + steps, **changes)
+        trainer = Trainer(pipeline_cls, options, trainer_options, "random")
+        step_times, data_times, started, warm = [], [], time.perf_counter(), 0.0
+        for step, _ in trainer.iterate():
+            if step == warmup:
+                warm, started = time.perf_counter() - started, time.perf_counter()
+            elif step > warmup:
+                data_times.append(trainer._last_timing["time/data_s"])
+        per_step = (time.perf_counter() - started) / steps
+        rows.append({"mode": mode, "it_s": 1 / per_step})
+        print(f"| {mode} | {1 / per_step:.2f} | {per_step * 1000:.1f} | {statistics.mean(data_times) * 1000:.1f} | "
+              f"{warm:.1f} |", flush=True)
+    return rows
+
+
+def _print_speedup(rows: list[dict]) -> None:
+    base = rows[0]["it_s"]
+    best = max(rows, key=lambda r: r["it_s"])
+    print(f"\nfastest: {best['mode']}, {best['it_s'] / base:.2f}× {rows[0]['mode']}")
+
+
+TABLE_HEAD = "| mode | it/s | ms/step | data ms/step | warm-up (s) |\n|---|---|---|---|---|"
+
+
+def _timing_parser(prog: str, steps: int, modes: dict) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog)
+    parser.add_argument("--steps", type=int, default=steps, help="timed steps per mode")
     parser.add_argument("--warmup", type=int, default=5, help="untimed steps first (compilation happens here)")
-    parser.add_argument("--modes", nargs="+", default=list(TRAINER_MODES), choices=list(TRAINER_MODES))
-    parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--modes", nargs="+", default=list(modes), choices=list(modes))
     parser.add_argument("--device", default="auto")
+    return parser
+
+
+def bench_trainer(argv: list[str]) -> int:
+    parser = _timing_parser("translate bench trainer", 20, TRAINER_MODES)
+    parser.add_argument("--size", type=int, default=256)
     args = parser.parse_args(argv)
     print(f"U-Net-256 generator step (forward, L1, backward, Adam), {args.size}×{args.size}, batch 1; {_machine()}\n")
-    print("| mode | it/s | ms/step | data ms/step | first steps (s) |")
-    print("|---|---|---|---|---|")
-    base = TrainerOptions(steps=args.warmup + args.steps, batch_size=1, workers=1, log_every=1, sample_every=0,
-                          save_every=10**9, progress=False, device=args.device)
-    for mode in args.modes:
-        options = replace(base, **TRAINER_MODES[mode])
-        trainer = Trainer(UNetStep, _UNetStepOptions(size=args.size), options, "random")
-        step_times, data_times, started = [], [], time.perf_counter()
-        warm = 0.0
-        for step, _ in trainer.iterate():
-            if step == args.warmup:
-                warm = time.perf_counter() - started
-                started = time.perf_counter()
-            elif step > args.warmup:
-                data_times.append(trainer._last_timing["time/data_s"])
-        elapsed = time.perf_counter() - started
-        per_step = elapsed / args.steps
-        print(f"| {mode} | {1 / per_step:.2f} | {per_step * 1000:.0f} | {statistics.mean(data_times) * 1000:.1f} | "
-              f"{warm:.1f} |", flush=True)
+    print(TABLE_HEAD)
+    base = TrainerOptions(batch_size=1, workers=1, log_every=1, sample_every=0, save_every=10**9, progress=False,
+                          device=args.device)
+    _time_training(UNetStep, _UNetStepOptions(size=args.size), {m: TRAINER_MODES[m] for m in args.modes}, base,
+                   args.warmup, args.steps)
     return 0
 
 
-BENCHES = {"ganlab": bench_ganlab, "trainer": bench_trainer}
+def _with_random_data(pipeline_cls, make_sample):
+    """`pipeline_cls` with its real networks and train step, fed random tensors (no files needed)."""
+    class RandomData(torch.utils.data.Dataset):
+        def __len__(self):
+            return 64
+
+        def __getitem__(self, key):
+            return make_sample(torch.Generator().manual_seed(key.seed))
+
+    return type(pipeline_cls.__name__, (pipeline_cls,), {"dataset": lambda self: RandomData()})
+
+
+@torch.no_grad()
+def _inference_ms(network: nn.Module, example: torch.Tensor, repeats: int = 10) -> float:
+    device = next(network.parameters()).device
+    example = example.to(device)
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    for _ in range(2):
+        network(example)
+    sync()
+    started = time.perf_counter()
+    for _ in range(repeats):
+        network(example)
+    sync()
+    return (time.perf_counter() - started) / repeats * 1000
+
+
+def bench_pix2pix(argv: list[str]) -> int:
+    from .pipelines.pix2pix import Pix2Pix, Pix2PixOptions, build_generator
+    from .train.trainer import choose_device
+
+    parser = _timing_parser("translate bench pix2pix", 10, TRAINER_MODES)
+    args = parser.parse_args(argv)
+    print(f"pix2pix training step (U-Net-256 + 70×70 PatchGAN, G and D updates), 256×256, batch 1; {_machine()}\n")
+    print(TABLE_HEAD)
+    pipeline = _with_random_data(Pix2Pix, lambda g: {"A": torch.rand(3, 256, 256, generator=g) * 2 - 1,
+                                                     "B": torch.rand(3, 256, 256, generator=g) * 2 - 1})
+    base = TrainerOptions(batch_size=1, workers=1, log_every=1, sample_every=0, save_every=10**9, progress=False,
+                          device=args.device)
+    rows = _time_training(pipeline, Pix2PixOptions(), {m: TRAINER_MODES[m] for m in args.modes}, base,
+                          args.warmup, args.steps)
+    _print_speedup(rows)
+    generator = build_generator(Pix2PixOptions()).to(choose_device(args.device)).eval()
+    print(f"generator inference (eval mode, fp32): {_inference_ms(generator, torch.rand(1, 3, 256, 256)):.1f} ms/image")
+    return 0
+
+
+def bench_srgan(argv: list[str]) -> int:
+    from .pipelines.srgan import SRGAN, SRGANOptions, build_generator, super_resolve
+    from .train.trainer import choose_device
+
+    parser = _timing_parser("translate bench srgan", 10, TRAINER_MODES)
+    parser.add_argument("--phase", default="psnr", choices=("psnr", "gan"))
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--image", type=int, default=512, help="LR edge of the image super-resolved for MP/s")
+    args = parser.parse_args(argv)
+    options = SRGANOptions(phase=args.phase)
+    print(f"SRGAN phase {args.phase} step (SRResNet ×4, 16 blocks{', + VGG-style D' if args.phase == 'gan' else ''}),"
+          f" HR 96×96, batch {args.batch_size}; {_machine()}\n")
+    print(TABLE_HEAD)
+    pipeline = _with_random_data(SRGAN, lambda g: {"lr": torch.rand(3, 24, 24, generator=g),
+                                                   "hr": torch.rand(3, 96, 96, generator=g)})
+    base = TrainerOptions(batch_size=args.batch_size, workers=1, log_every=1, sample_every=0, save_every=10**9,
+                          progress=False, device=args.device)
+    rows = _time_training(pipeline, options, {m: TRAINER_MODES[m] for m in args.modes}, base, args.warmup, args.steps)
+    _print_speedup(rows)
+    generator = build_generator(options).to(choose_device(args.device)).eval()
+    image = (torch.rand(args.image, args.image, 3) * 255).to(torch.uint8).numpy()
+    for tile in (128, 256):
+        super_resolve(generator, image[:64, :64], 4, tile)  # warm-up
+        started = time.perf_counter()
+        super_resolve(generator, image, 4, tile)
+        seconds = time.perf_counter() - started
+        print(f"tiled inference ×4, {args.image}² LR → {args.image * 4}², tile {tile}: "
+              f"{(args.image * 4) ** 2 / 1e6 / seconds:.2f} output MP/s ({seconds:.2f} s)")
+    return 0
+
+
+BENCHES = {"ganlab": bench_ganlab, "trainer": bench_trainer, "pix2pix": bench_pix2pix, "srgan": bench_srgan}
 
 
 def run_bench(name: str, argv: list[str]) -> int:

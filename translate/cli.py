@@ -81,6 +81,9 @@ def command_train(argv: list[str]) -> int:
         if (run_dir / "checkpoint.pt").exists():
             raise UserError(f"{run_dir} already holds a training run: continue it with `translate train --resume "
                             f"{run_dir}` or choose another --run folder")
+    given = {a.split("=")[0] for a in argv}
+    if "--steps" in given and "--epochs" not in given and trainer_options.epochs:
+        trainer_options = replace(trainer_options, epochs=0)  # an explicit --steps beats a default in epochs
     # A resumed run keeps the command that started it: that is what its model card must show.
     command = ["translate", "train", *argv]
     if resume:
@@ -161,8 +164,8 @@ def command_weights(args) -> int:
 
     if args.action == "add":
         if len(args.rest) != 2:
-            raise UserError("usage: translate weights add RUN_DIR NAME [--eval-data PATH] [--half]")
-        target = ship(Path(args.rest[0]), args.rest[1], eval_data=args.eval_data, half=args.half)
+            raise UserError("usage: translate weights add RUN_DIR NAME [--eval-data PATH]... [--half] [--note TEXT]")
+        target = ship(Path(args.rest[0]), args.rest[1], eval_data=args.eval_data, half=args.half, note=args.note)
         print(target)
         return 0
     names = available()
@@ -182,7 +185,7 @@ def _inference_device(name: str):
 
 
 def _extra(args) -> dict:
-    return {"seed": args.seed}
+    return {"seed": args.seed, "tile": args.tile, "direction": args.direction}
 
 
 def _main_parser() -> argparse.ArgumentParser:
@@ -203,6 +206,10 @@ def _main_parser() -> argparse.ArgumentParser:
     for sub in (infer, evaluate):
         sub.add_argument("--device", default="auto", choices=("auto", "cuda", "mps", "cpu"))
         sub.add_argument("--seed", type=int, default=0, help="seed for any sampling")
+        sub.add_argument("--tile", type=int, default=256,
+                         help="super-resolution: LR tile edge for tiled inference (0: whole image at once)")
+        sub.add_argument("--direction", default="AtoB", choices=("AtoB", "BtoA"),
+                         help="CycleGAN: which generator to run (A→B or B→A)")
     export = commands.add_parser("export", help="export a generator to ONNX")
     export.add_argument("weights")
     export.add_argument("--onnx", required=True, help="the .onnx file to write")
@@ -214,7 +221,9 @@ def _main_parser() -> argparse.ArgumentParser:
     weights = commands.add_parser("weights", help="list the shipped weights, or add a run's weights to them")
     weights.add_argument("action", nargs="?", choices=("list", "add"), default="list")
     weights.add_argument("rest", nargs="*", metavar="RUN_DIR NAME", help="for add: the run folder and the new name")
-    weights.add_argument("--eval-data", help="for add: data to score the weights on (default: the training data)")
+    weights.add_argument("--eval-data", action="append",
+                         help="for add: data to score the weights on, repeatable (default: the training data)")
+    weights.add_argument("--note", default="", help="for add: a remark for the model card (how the run ended...)")
     weights.add_argument("--half", action="store_true", help="for add: store fp16 (half the size)")
     return parser
 

@@ -94,3 +94,40 @@ def load_reference_generator(path: str | Path, state: dict | None = None) -> tup
         raise UserError(f"{path}: looks like {description.name} ({description.norm} norm) but does not load: "
                         f"{detail}") from None
     return network.eval(), description
+
+
+# --- BasicSR / Real-ESRGAN ------------------------------------------------------------------------
+
+def basicsr_state(checkpoint: dict, source: str = "checkpoint") -> dict[str, torch.Tensor]:
+    """The generator state_dict of a BasicSR / Real-ESRGAN file: `params_ema` when present (what
+    Real-ESRGAN's inference prefers), else `params`; a leading `module.` is dropped, as BasicSR does."""
+    for key in ("params_ema", "params"):
+        if key in checkpoint and isinstance(checkpoint[key], dict):
+            return {k.removeprefix("module."): v for k, v in checkpoint[key].items()}
+    raise UserError(f"{source}: a BasicSR file holds 'params' or 'params_ema'; found {', '.join(map(str, checkpoint))}")
+
+
+def describe_basicsr_generator(state: dict[str, torch.Tensor], source: str = "checkpoint") -> dict:
+    """SRGAN pipeline options (generator, channels, blocks, scale) read from a BasicSR generator's keys."""
+    if "body.0.rdb1.conv1.weight" in state:  # RRDBNet: pixel-unshuffle widens the first conv for ×2 / ×1
+        blocks = 1 + max(int(k.split(".")[1]) for k in state if k.startswith("body."))
+        in_channels = state["conv_first.weight"].shape[1]
+        scale = {3: 4, 12: 2, 48: 1}.get(in_channels)
+        if scale not in (2, 4):
+            raise UserError(f"{source}: RRDBNet with {in_channels} input channels (scale ×{scale}) is not supported")
+        return {"generator": "rrdbnet", "channels": state["conv_first.weight"].shape[0], "blocks": blocks,
+                "scale": scale}
+    if "upconv1.weight" in state:  # MSRResNet
+        blocks = 1 + max(int(k.split(".")[1]) for k in state if k.startswith("body."))
+        channels = state["conv_first.weight"].shape[0]
+        scale = 4 if "upconv2.weight" in state else (3 if state["upconv1.weight"].shape[0] == 9 * channels else 2)
+        return {"generator": "msrresnet", "channels": channels, "blocks": blocks, "scale": scale}
+    if "body.0.weight" in state and "conv_first.weight" not in state:  # SRVGGNetCompact
+        convs = sorted(int(k.split(".")[1]) for k in state if k.endswith(".weight") and state[k].dim() == 4)
+        if not any(state[f"body.{i}.weight"].dim() == 1 for i in range(1, 3) if f"body.{i}.weight" in state):
+            raise UserError(f"{source}: SRVGGNetCompact without PReLU activations is not supported")
+        channels = state["body.0.weight"].shape[0]
+        out = state[f"body.{convs[-1]}.weight"].shape[0]
+        scale = int(round((out / 3) ** 0.5))
+        return {"generator": "srvgg_compact", "channels": channels, "blocks": len(convs) - 2, "scale": scale}
+    raise UserError(f"{source}: not an MSRResNet, RRDBNet or SRVGGNetCompact generator (unknown keys)")

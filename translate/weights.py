@@ -110,6 +110,19 @@ def _reference_generator(source: Path, state: dict):
     return Pix2Pix, options, nn.ModuleDict({"G": network}), card
 
 
+def _basicsr_generator(source: Path, checkpoint: dict):
+    from .interop import basicsr_state, describe_basicsr_generator
+    from .pipelines.srgan import SRGAN, SRGANOptions
+
+    state = basicsr_state(checkpoint, str(source))
+    architecture = describe_basicsr_generator(state, str(source))
+    options = SRGANOptions(**architecture)
+    networks = SRGAN.inference_networks(options, "")
+    _load_into(networks, {f"G.{k}": v for k, v in state.items()}, source)
+    card = {"pipeline": "srgan", "options": architecture, "source": "BasicSR / Real-ESRGAN"}
+    return SRGAN, options, networks, card
+
+
 def load_weights(spec: str | Path, device: str | torch.device = "cpu") -> LoadedWeights:
     source = _resolve(spec)
     if source.suffix == ".safetensors":
@@ -130,6 +143,8 @@ def load_weights(spec: str | Path, device: str | torch.device = "cpu") -> Loaded
             card = checkpoint["export"]["card"]
             pipeline, options, networks = _build(card, source)
             _load_into(networks, checkpoint["export"]["state"], source)
+        elif isinstance(checkpoint, dict) and ("params" in checkpoint or "params_ema" in checkpoint):
+            pipeline, options, networks, card = _basicsr_generator(source, checkpoint)
         else:  # a generator saved by pytorch-CycleGAN-and-pix2pix (a bare state_dict)
             pipeline, options, networks, card = _reference_generator(source, checkpoint)
     else:
@@ -143,15 +158,23 @@ def load(spec: str | Path, device: str | torch.device = "cpu") -> nn.Module:
     return load_weights(spec, device).model
 
 
-def ship(run_dir: Path, name: str, eval_data: str | None = None, half: bool = False) -> Path:
+def ship(run_dir: Path, name: str, eval_data: str | list[str] | None = None, half: bool = False,
+         note: str = "") -> Path:
     """Copy a run's exported weights to weights/NAME.* with a model card: the training command, the data,
-    the steps, and the metrics of `translate eval` on `eval_data` (default: the training data)."""
+    the steps, and the metrics of `translate eval` on each of `eval_data` (default: the training data)."""
     from datetime import date
 
     loaded = load_weights(run_dir)
-    data = eval_data or loaded.card.get("data", "")
-    metrics = loaded.pipeline.evaluate(loaded.networks, loaded.options, data)
+    datasets = [eval_data] if isinstance(eval_data, str) else list(eval_data or [loaded.card.get("data", "")])
+    results = {data: loaded.pipeline.evaluate(loaded.networks, loaded.options, data) for data in datasets}
     card = {key: loaded.card.get(key) for key in ("pipeline", "options", "data", "steps", "command", "ema")}
-    card.update({"metrics": metrics, "eval_command": f"translate eval {name} --data {data} --json",
-                 "created": date.today().isoformat()})
+    if len(datasets) == 1:
+        card.update({"metrics": results[datasets[0]],
+                     "eval_command": f"translate eval {name} --data {datasets[0]} --json"})
+    else:
+        card.update({"metrics": {Path(data).name: metrics for data, metrics in results.items()},
+                     "eval_command": [f"translate eval {name} --data {data} --json" for data in datasets]})
+    if note:
+        card["note"] = note
+    card["created"] = date.today().isoformat()
     return write_weights(dict(loaded.networks.items()), card, WEIGHTS_DIR / name, half=half)

@@ -12,6 +12,8 @@ from ..errors import UserError
 PIPELINES: dict[str, str] = {
     "ganlab": "translate.pipelines.ganlab:GanLab",
     "pix2pix": "translate.pipelines.pix2pix:Pix2Pix",
+    "srgan": "translate.pipelines.srgan:SRGAN",
+    "cyclegan": "translate.pipelines.cyclegan:CycleGAN",
 }
 
 
