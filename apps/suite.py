@@ -15,6 +15,7 @@ import gradio as gr  # noqa: E402
 APPS: dict[str, tuple[str, str | None]] = {
     "pix2pix": ("apps.pix2pix_app", "pix2pix-brooklyn"),
     "super-resolution": ("apps.srgan_app", "srresnet-x4"),
+    "CycleGAN": ("apps.cyclegan_app", "cyclegan-brooklyn"),
     "GAN lab": ("apps.ganlab_app", None),
 }
 

@@ -83,6 +83,11 @@ def test_train_resume_both_directions_and_eval(unpaired, tmp_path, capsys):
 def test_two_folders_and_fine_tuning_from_a_run(unpaired, tmp_path):
     first = tmp_path / "first"
     assert main(["train", "cyclegan", "--data", str(unpaired), "--run", str(first), "--steps", "1", *TINY]) == 0
+    from apps.cyclegan_app import demo, translate_both_ways
+
+    translated, reconstructed = translate_both_ways(np.zeros((30, 41), np.uint8), "BtoA", str(first))
+    assert translated.shape == reconstructed.shape == (30, 41, 3)
+    assert demo(str(first)) is not None
     assert main(["train", "cyclegan", "--data", str(unpaired / "trainA"), "--data-b", str(unpaired / "trainB"),
                  "--init", str(first), "--run", str(tmp_path / "tuned"), "--steps", "1", "--serial", *TINY]) == 0
 

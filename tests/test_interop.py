@@ -66,3 +66,17 @@ def test_translate_infer_runs_a_reference_checkpoint_on_any_size(tmp_path):
     Image.fromarray(np.zeros((70, 90, 3), np.uint8)).save(tmp_path / "photo.jpg")
     assert main(["infer", str(tmp_path / "latest_net_G.pth"), str(tmp_path / "photo.jpg"), "--out", str(tmp_path)]) == 0
     assert Image.open(tmp_path / "photo.png").size == (90, 70)
+
+
+def test_a_cyclegan_checkpoint_folder_loads_both_directions(tmp_path):
+    from translate.weights import load_weights
+
+    g_a, g_b = ResnetGenerator(n_blocks=9, ngf=4), ResnetGenerator(n_blocks=9, ngf=4)
+    torch.save(g_a.state_dict(), tmp_path / "latest_net_G_A.pth")
+    torch.save(g_b.state_dict(), tmp_path / "latest_net_G_B.pth")
+    loaded = load_weights(tmp_path)
+    assert loaded.pipeline.name == "cyclegan" and loaded.options.generator == "resnet_9blocks"
+    x = torch.rand(1, 3, 64, 64) * 2 - 1
+    assert torch.equal(loaded.networks["G_B"](x), g_b.eval()(x))
+    single = load_weights(tmp_path / "latest_net_G_B.pth")  # one direction alone, as the zoo ships them
+    assert single.pipeline.name == "pix2pix"

@@ -36,6 +36,13 @@ def test_train_resume_infer_any_size_and_eval(pairs, tmp_path, capsys):
     Image.fromarray(np.zeros((200, 300, 3), np.uint8)).save(tmp_path / "some_300x200.png")
     assert main(["infer", str(run), str(tmp_path / "some_300x200.png"), "--out", str(tmp_path / "out")]) == 0
     assert Image.open(tmp_path / "out" / "some_300x200.png").size == (300, 200)
+    outputs = []
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(tmp_path / "n.png")
+    for seed in ("1", "2"):  # test-time dropout: a different sample for each seed
+        assert main(["infer", str(run), str(tmp_path / "n.png"), "--out", str(tmp_path / seed),
+                     "--test-dropout", "--seed", seed]) == 0
+        outputs.append(np.asarray(Image.open(tmp_path / seed / "n.png")))
+    assert not np.array_equal(*outputs)
     capsys.readouterr()
     assert main(["eval", str(run), "--data", str(pairs), "--json"]) == 0
     metrics = json.loads(capsys.readouterr().out.strip().splitlines()[-1])

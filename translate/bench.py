@@ -156,7 +156,7 @@ def _time_training(pipeline_cls, options, modes: dict[str, dict], base: TrainerO
     for mode, changes in modes.items():
         trainer_options = replace(base, steps=warmup + steps, **changes)
         trainer = Trainer(pipeline_cls, options, trainer_options, "random")
-        step_times, data_times, started, warm = [], [], time.perf_counter(), 0.0
+        data_times, started, warm = [], time.perf_counter(), 0.0
         for step, _ in trainer.iterate():
             if step == warmup:
                 warm, started = time.perf_counter() - started, time.perf_counter()

@@ -185,7 +185,8 @@ def _inference_device(name: str):
 
 
 def _extra(args) -> dict:
-    return {"seed": args.seed, "tile": args.tile, "direction": args.direction}
+    return {"seed": args.seed, "tile": args.tile, "direction": args.direction,
+            "critic_steps": getattr(args, "critic_steps", 0), "test_dropout": args.test_dropout}
 
 
 def _main_parser() -> argparse.ArgumentParser:
@@ -202,12 +203,16 @@ def _main_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("weights")
     evaluate.add_argument("--data", required=True, help="evaluation data (folder or built-in name)")
     evaluate.add_argument("--json", action="store_true", help="end with one line of JSON")
+    evaluate.add_argument("--critic-steps", type=int, default=300,
+                          help="pix2pix/CycleGAN: training steps of the independent critic (0: skip it)")
     evaluate.add_argument("--out", help="also write pictures of the results here (default for a run folder: RUN/eval)")
     for sub in (infer, evaluate):
         sub.add_argument("--device", default="auto", choices=("auto", "cuda", "mps", "cpu"))
         sub.add_argument("--seed", type=int, default=0, help="seed for any sampling")
         sub.add_argument("--tile", type=int, default=256,
                          help="super-resolution: LR tile edge for tiled inference (0: whole image at once)")
+        sub.add_argument("--test-dropout", action="store_true",
+                         help="pix2pix: keep the generator's dropout on at test time (the paper's noise; vary --seed)")
         sub.add_argument("--direction", default="AtoB", choices=("AtoB", "BtoA"),
                          help="CycleGAN: which generator to run (A→B or B→A)")
     export = commands.add_parser("export", help="export a generator to ONNX")

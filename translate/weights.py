@@ -66,8 +66,9 @@ def write_weights(networks: dict[str, nn.Module], card: dict, stem: str | Path, 
 def _resolve(spec: str | Path) -> Path:
     path = Path(spec)
     if path.is_dir():
-        for candidate in (path / "model.safetensors", path / "checkpoint.pt"):
-            if candidate.is_file():
+        for candidate in (path / "model.safetensors", path / "checkpoint.pt", path / "latest_net_G_A.pth",
+                          path / "latest_net_G.pth"):
+            if candidate.is_file():  # our run folders, or a pytorch-CycleGAN-and-pix2pix checkpoints folder
                 return candidate
         raise UserError(f"{path}: no model.safetensors or checkpoint.pt in this folder; is it a training run?")
     if path.is_file():
@@ -103,11 +104,28 @@ def _reference_generator(source: Path, state: dict):
     from .pipelines.pix2pix import GENERATORS, Pix2Pix, Pix2PixOptions
 
     network, description = load_reference_generator(source, state)
+    partner = source.with_name(source.name.replace("_net_G_A.", "_net_G_B."))
+    if partner != source and partner.is_file():  # a CycleGAN pair: both directions
+        return _reference_cyclegan(source, network, description, partner)
     name = description.name if description.name in GENERATORS else GENERATORS[0]
     options = Pix2PixOptions(generator=name, ngf=description.ngf, norm=description.norm, dropout=description.dropout)
     card = {"pipeline": "pix2pix", "options": {}, "source": "pytorch-CycleGAN-and-pix2pix",
             "architecture": description.name, "norm": description.norm}
     return Pix2Pix, options, nn.ModuleDict({"G": network}), card
+
+
+def _reference_cyclegan(source: Path, network_a: nn.Module, description, partner: Path):
+    from .interop import load_reference_generator
+    from .pipelines.cyclegan import GENERATORS, CycleGAN, CycleGANOptions
+
+    network_b, description_b = load_reference_generator(partner)
+    if description_b != description or description.name not in GENERATORS:
+        raise UserError(f"{source} and {partner.name}: the two generators differ ({description.name} vs "
+                        f"{description_b.name}); load them one at a time")
+    options = CycleGANOptions(generator=description.name, ngf=description.ngf, norm=description.norm)
+    card = {"pipeline": "cyclegan", "options": {}, "source": "pytorch-CycleGAN-and-pix2pix",
+            "architecture": description.name, "norm": description.norm}
+    return CycleGAN, options, nn.ModuleDict({"G_A": network_a, "G_B": network_b}), card
 
 
 def _basicsr_generator(source: Path, checkpoint: dict):

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..data.images import image_to_tensor, read_image, save_image, tensor_to_image
+from ..data.images import image_to_tensor, save_image, tensor_to_image
 from ..data.paired import find_pairs, read_pair
 from ..data.transforms import PREPROCESS_MODES
 from ..data.unpaired import UnpairedImages
@@ -29,7 +29,7 @@ from ..nn import (ADVERSARIAL_LOSSES, PENALTIES, ImagePool, PatchGAN, ResnetGene
                   adversarial_loss, gradient_penalty, init_weights)
 from ..nn.layers import NORMS, UPSAMPLING
 from ..train import Pipeline, option
-from .pix2pix import _image_scores, translate_image
+from .pix2pix import _image_scores, translate_files, translate_image
 
 GENERATORS = ("resnet_9blocks", "resnet_6blocks", "unet_256", "unet_128")
 
@@ -161,31 +161,27 @@ class CycleGAN(Pipeline):
 
     @classmethod
     def infer(cls, networks, options, inputs: list[str], out_dir: Path, direction: str = "AtoB", **_) -> list[Path]:
-        forward, backward = _directions(networks, direction)
-        device = next(forward.parameters()).device
-        written = []
-        for path in map(Path, inputs):
-            image = image_to_tensor(read_image(path)).unsqueeze(0).to(device)
-            with torch.no_grad():
-                output = translate_image(forward, image)
-            written.append(save_image(tensor_to_image(output), Path(out_dir) / f"{path.stem}_{direction}.png"))
-        return written
+        forward, _ = _directions(networks, direction)
+        return translate_files(forward, inputs, Path(out_dir), suffix=f"_{direction}")
 
     @classmethod
-    def evaluate(cls, networks, options, data: str, out: Path | None = None, **_) -> dict:
-        """On held-out *paired* data (aligned A|B files): A→B against the true B (L1, PSNR, SSIM), and B→A
-        as the per-pixel class accuracy of the recovered label map when A is a label map."""
+    def evaluate(cls, networks, options, data: str, out: Path | None = None, critic_steps: int = 300,
+                 seed: int = 0, **_) -> dict:
+        """On held-out *paired* data (aligned A|B files): A→B against the true B (L1, PSNR, SSIM, and an
+        independent critic's accuracy, 0.5 = indistinguishable), and B→A as the per-pixel class accuracy
+        of the recovered label map when A is a label map."""
         generator_a, generator_b = networks["G_A"], networks["G_B"]
         device = next(generator_a.parameters()).device
         sources = find_pairs(data, split="val")
-        rows, accuracies = [], []
+        rows, accuracies, reals, fakes = [], [], [], []
         for source in sources:
             a, b = read_pair(source, "AtoB")
             with torch.no_grad():
                 fake_b = translate_image(generator_a, image_to_tensor(a).unsqueeze(0).to(device))
                 fake_a = translate_image(generator_b, image_to_tensor(b).unsqueeze(0).to(device))
-            rows.append(_image_scores(((fake_b.float().clamp(-1, 1) + 1) / 2).cpu(),
-                                      image_to_tensor(b, (0, 1)).unsqueeze(0)))
+            fakes.append(((fake_b.float().clamp(-1, 1) + 1) / 2).cpu()[0])
+            reals.append(image_to_tensor(b, (0, 1)))
+            rows.append(_image_scores(fakes[-1][None], reals[-1][None]))
             accuracies.append(label_accuracy(tensor_to_image(fake_a), a))
             if out is not None:
                 save_image(tensor_to_image(fake_b), Path(out) / f"{source.name}_AtoB.png")
@@ -193,6 +189,10 @@ class CycleGAN(Pipeline):
         metrics = {"data": str(data), "pairs": len(sources)}
         for key in rows[0]:
             metrics[f"AtoB_{key}"] = round(float(np.mean([r[key] for r in rows])), 4)
+        if critic_steps > 0 and len(sources) >= 4:
+            from ..critic import independent_critic_accuracy
+
+            metrics["AtoB_critic_accuracy"] = round(independent_critic_accuracy(reals, fakes, seed, critic_steps), 4)
         metrics["BtoA_label_accuracy"] = round(float(np.mean(accuracies)), 4)
         return metrics
 

@@ -83,6 +83,26 @@ def translate_image(generator: nn.Module, image: torch.Tensor) -> torch.Tensor:
     return generator(padded)[..., :h, :w]
 
 
+def translate_files(generator: nn.Module, inputs: list[str], out_dir: Path, suffix: str = "") -> list[Path]:
+    """Translate image files of any size; writes OUT_DIR/STEM{suffix}.png for each."""
+    device = next(generator.parameters()).device
+    written = []
+    for path in map(Path, inputs):
+        image = image_to_tensor(read_image(path)).unsqueeze(0).to(device)
+        with torch.no_grad():
+            output = translate_image(generator, image)
+        written.append(save_image(tensor_to_image(output), out_dir / f"{path.stem}{suffix}.png"))
+    return written
+
+
+def set_test_dropout(generator: nn.Module, enabled: bool) -> nn.Module:
+    """The paper's test-time noise: dropout stays active at inference (batch norm keeps its statistics)."""
+    for module in generator.modules():
+        if isinstance(module, nn.Dropout):
+            module.train(enabled)
+    return generator
+
+
 class Pix2Pix(Pipeline):
     name = "pix2pix"
     Options = Pix2PixOptions
@@ -160,22 +180,19 @@ class Pix2Pix(Pipeline):
         return nn.ModuleDict({"G": build_generator(options)})
 
     @classmethod
-    def infer(cls, networks, options, inputs: list[str], out_dir: Path, **_) -> list[Path]:
-        generator = networks["G"]
-        device = next(generator.parameters()).device
-        written = []
-        for path in map(Path, inputs):
-            image = image_to_tensor(read_image(path)).unsqueeze(0).to(device)
-            with torch.no_grad():
-                output = translate_image(generator, image)
-            written.append(save_image(tensor_to_image(output), out_dir / f"{path.stem}.png"))
-        return written
+    def infer(cls, networks, options, inputs: list[str], out_dir: Path, test_dropout: bool = False, seed: int = 0,
+              **_) -> list[Path]:
+        torch.manual_seed(seed)
+        return translate_files(set_test_dropout(networks["G"], test_dropout), inputs, Path(out_dir))
 
     @classmethod
-    def evaluate(cls, networks, options, data: str, out: Path | None = None, **_) -> dict:
+    def evaluate(cls, networks, options, data: str, out: Path | None = None, critic_steps: int = 300,
+                 seed: int = 0, test_dropout: bool = False, **_) -> dict:
         """Mean L1 (on [0, 1] pixels), PSNR and SSIM of the translations of held-out pairs, beside two
-        trivial baselines: output = input, and output = the mean training target."""
-        generator = networks["G"]
+        trivial baselines: output = input, and output = the mean training target; and the held-out
+        accuracy of an independent critic (0.5: indistinguishable from the real targets)."""
+        generator = set_test_dropout(networks["G"], test_dropout)
+        torch.manual_seed(seed)
         device = next(generator.parameters()).device
         pairs = [read_pair(source, options.direction) for source in find_pairs(data, split="val")]
         names = [source.name for source in find_pairs(data, split="val")]
@@ -183,11 +200,14 @@ class Pix2Pix(Pipeline):
             raise UserError(f"{data}: some pairs' A and B differ in size; evaluation needs matching pairs")
         mean_target = _mean_training_target(Path(data), options, pairs)
         scores = {"model": [], "baseline_input": [], "baseline_mean_target": []}
+        fakes, reals = [], []
         for (a, b), name in zip(pairs, names):
             with torch.no_grad():
                 output = translate_image(generator, image_to_tensor(a).unsqueeze(0).to(device))
             fake = ((output.float().clamp(-1, 1) + 1) / 2).cpu()
             real = image_to_tensor(b, (0, 1)).unsqueeze(0)
+            fakes.append(fake[0])
+            reals.append(real[0])
             scores["model"].append(_image_scores(fake, real))
             scores["baseline_input"].append(_image_scores(image_to_tensor(a, (0, 1)).unsqueeze(0), real))
             mean = F.interpolate(mean_target, size=real.shape[-2:], mode="bilinear", align_corners=False)
@@ -199,6 +219,10 @@ class Pix2Pix(Pipeline):
             prefix = "" if what == "model" else f"{what}_"
             for key in rows[0]:
                 metrics[prefix + key] = round(sum(r[key] for r in rows) / len(rows), 4)
+        if critic_steps > 0 and len(pairs) >= 4:
+            from ..critic import independent_critic_accuracy
+
+            metrics["critic_accuracy"] = round(independent_critic_accuracy(reals, fakes, seed, critic_steps), 4)
         return metrics
 
     @classmethod
