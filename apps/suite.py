@@ -16,6 +16,7 @@ APPS: dict[str, tuple[str, str | None]] = {
     "pix2pix": ("apps.pix2pix_app", "pix2pix-brooklyn"),
     "super-resolution": ("apps.srgan_app", "srresnet-x4"),
     "CycleGAN": ("apps.cyclegan_app", "cyclegan-brooklyn"),
+    "semi-supervised": ("apps.semisup_app", "semisup-mnist100"),
     "GAN lab": ("apps.ganlab_app", None),
 }
 

@@ -59,6 +59,24 @@ def test_super_resolution_tab_answers_through_gradio_client(served_suite, tmp_pa
     assert bicubic.size == model.size == Image.open(result).size == (120, 160)
 
 
+def test_semisup_tab_classifies_a_drawing_through_gradio_client(served_suite, tmp_path):
+    import numpy as np
+    from gradio_client import Client, handle_file
+    from PIL import Image
+
+    from apps.semisup_app import WEIGHTS
+    from translate.weights import available
+
+    if WEIGHTS not in available():
+        pytest.skip(f"weights/{WEIGHTS} is not shipped")
+    canvas = np.full((280, 280, 3), 255, np.uint8)
+    canvas[40:240, 130:150] = 0  # a "1"
+    Image.fromarray(canvas).save(tmp_path / "one.png")
+    drawing = {"background": None, "layers": [], "composite": handle_file(str(tmp_path / "one.png"))}
+    label, real = Client(served_suite, verbose=False).predict(drawing, api_name="/classify_digit")
+    assert len(label["confidences"]) == 10 and real.startswith("D(x) = ")
+
+
 def test_drawn_label_maps_use_the_palette_only():
     import numpy as np
 

@@ -4,6 +4,8 @@
     translate bench trainer   it/s of a 256×256 U-Net training step in each precision/layout mode
     translate bench pix2pix   it/s of the pix2pix step (the paper's networks) per mode; generator ms/image
     translate bench srgan     it/s of the SRGAN step (batch 16, HR 96) per mode; tiled inference MP/s
+    translate bench cyclegan  it/s of the CycleGAN step (the paper's networks, 256², batch 1) per mode
+    translate bench semisup   MNIST test errors (mean ± std over seeds) per number of labels
 """
 
 from __future__ import annotations
@@ -278,7 +280,64 @@ def bench_srgan(argv: list[str]) -> int:
     return 0
 
 
-BENCHES = {"ganlab": bench_ganlab, "trainer": bench_trainer, "pix2pix": bench_pix2pix, "srgan": bench_srgan}
+def bench_cyclegan(argv: list[str]) -> int:
+    from .pipelines.cyclegan import CycleGAN, CycleGANOptions
+
+    parser = _timing_parser("translate bench cyclegan", 5, TRAINER_MODES)
+    parser.add_argument("--ngf", type=int, default=64, help="generator width (the paper: 64)")
+    args = parser.parse_args(argv)
+    print(f"CycleGAN training step (2 ResNet-9 G at ngf {args.ngf} + 2 70×70 PatchGANs, instance norm), 256×256, "
+          f"batch 1; {_machine()}\n")
+    print(TABLE_HEAD)
+    pipeline = _with_random_data(CycleGAN, lambda g: {"A": torch.rand(3, 256, 256, generator=g) * 2 - 1,
+                                                      "B": torch.rand(3, 256, 256, generator=g) * 2 - 1})
+    base = TrainerOptions(batch_size=1, workers=1, log_every=1, sample_every=0, save_every=10**9, progress=False,
+                          device=args.device)
+    rows = _time_training(pipeline, CycleGANOptions(ngf=args.ngf), {m: TRAINER_MODES[m] for m in args.modes}, base,
+                          args.warmup, args.steps)
+    _print_speedup(rows)
+    return 0
+
+
+#: Salimans et al. 2016, Table 1: permutation-invariant MNIST test errors (of 10,000) by number of labels
+SALIMANS_MNIST_ERRORS = {20: "1677 ± 452", 50: "221 ± 136", 100: "93 ± 6.5", 200: "90 ± 4.2"}
+
+
+def bench_semisup(argv: list[str]) -> int:
+    from .pipelines.semisup import SemiSupervised, SemiSupervisedOptions
+
+    parser = argparse.ArgumentParser(prog="translate bench semisup")
+    parser.add_argument("--data", default="../shared/datasets/MNIST", help="MNIST folder (IDX files)")
+    parser.add_argument("--labels", type=int, nargs="+", default=[100])
+    parser.add_argument("--seeds", type=int, default=3, help="runs per label count (seeds 0..N-1)")
+    parser.add_argument("--steps", type=int, default=16000)
+    parser.add_argument("--device", default="auto")
+    args = parser.parse_args(argv)
+    print(f"semi-supervised GAN, MNIST test errors of 10,000 after {args.steps} steps (batch 100, EMA 0.999 of D);"
+          f" {_machine()}\n")
+    print("| labels | test errors (mean ± std) | runs | minutes per run | Salimans et al. 2016 |\n|---|---|---|---|---|")
+    for labels in args.labels:
+        errors, minutes = [], []
+        for seed in range(args.seeds):
+            started = time.perf_counter()
+            options = SemiSupervisedOptions(labels=labels, subset_seed=seed)
+            trainer_options = TrainerOptions(steps=args.steps, batch_size=100, workers=0, lr_schedule="linear",
+                                             decay_start=2 / 3, ema_decay=0.999, seed=seed, sample_every=0,
+                                             save_every=10**9, log_every=1000, progress=False, device=args.device)
+            trainer = Trainer(SemiSupervised, options, trainer_options, args.data)
+            trainer.fit()
+            classifier = trainer.ema["D"].module if trainer.ema else trainer.raw["D"]
+            metrics = SemiSupervised.evaluate(nn.ModuleDict({"D": classifier}), options, args.data, baseline_steps=0)
+            errors.append(metrics["test_errors"])
+            minutes.append((time.perf_counter() - started) / 60)
+        spread = statistics.stdev(errors) if len(errors) > 1 else 0.0
+        print(f"| {labels} | {statistics.mean(errors):.1f} ± {spread:.1f} | {len(errors)} | "
+              f"{statistics.mean(minutes):.1f} | {SALIMANS_MNIST_ERRORS.get(labels, '—')} |", flush=True)
+    return 0
+
+
+BENCHES = {"ganlab": bench_ganlab, "trainer": bench_trainer, "pix2pix": bench_pix2pix, "srgan": bench_srgan,
+           "cyclegan": bench_cyclegan, "semisup": bench_semisup}
 
 
 def run_bench(name: str, argv: list[str]) -> int:

@@ -186,7 +186,8 @@ def _inference_device(name: str):
 
 def _extra(args) -> dict:
     return {"seed": args.seed, "tile": args.tile, "direction": args.direction,
-            "critic_steps": getattr(args, "critic_steps", 0), "test_dropout": args.test_dropout}
+            "critic_steps": getattr(args, "critic_steps", 0), "test_dropout": args.test_dropout,
+            "baseline_steps": getattr(args, "baseline_steps", 0)}
 
 
 def _main_parser() -> argparse.ArgumentParser:
@@ -203,6 +204,8 @@ def _main_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("weights")
     evaluate.add_argument("--data", required=True, help="evaluation data (folder or built-in name)")
     evaluate.add_argument("--json", action="store_true", help="end with one line of JSON")
+    evaluate.add_argument("--baseline-steps", type=int, default=2000,
+                          help="semisup: training steps of the supervised-only baseline (0: skip it)")
     evaluate.add_argument("--critic-steps", type=int, default=300,
                           help="pix2pix/CycleGAN: training steps of the independent critic (0: skip it)")
     evaluate.add_argument("--out", help="also write pictures of the results here (default for a run folder: RUN/eval)")

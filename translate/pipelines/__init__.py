@@ -14,6 +14,7 @@ PIPELINES: dict[str, str] = {
     "pix2pix": "translate.pipelines.pix2pix:Pix2Pix",
     "srgan": "translate.pipelines.srgan:SRGAN",
     "cyclegan": "translate.pipelines.cyclegan:CycleGAN",
+    "semisup": "translate.pipelines.semisup:SemiSupervised",
 }
 
 

@@ -1,0 +1,89 @@
+"""The semi-supervised GAN demo: draw a digit, see the class probabilities and the implicit real/fake score.
+
+    python apps/semisup_app.py        (or the semi-supervised tab of `translate demo`)
+
+The classifier is the discriminator of `weights/semisup-mnist100`, trained from 100 labelled MNIST digits
+plus the unlabelled rest; its real score is D(x) = Z(x) / (Z(x) + 1) with Z the sum of exp(logits).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+
+for _key, _value in (("GRADIO_ANALYTICS_ENABLED", "False"), ("HF_HUB_OFFLINE", "1"), ("NO_ALBUMENTATIONS_UPDATE", "1")):
+    os.environ.setdefault(_key, _value)
+
+import gradio as gr  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+WEIGHTS = "semisup-mnist100"
+
+
+@functools.lru_cache(maxsize=1)
+def _loaded():
+    from translate.weights import load_weights
+
+    loaded = load_weights(WEIGHTS)
+    return loaded.networks, loaded.options
+
+
+def _drawing_to_digit(drawing) -> np.ndarray:
+    """The sketchpad's image (dark strokes on white, or any upload) → white digit on black, like MNIST."""
+    image = drawing.get("composite") if isinstance(drawing, dict) else drawing
+    if image is None:
+        raise gr.Error("Draw a digit first.")
+    image = np.asarray(image)
+    if image.ndim == 3 and image.shape[2] == 4:  # transparent background counts as empty paper
+        alpha = image[..., 3:] / 255.0
+        image = (image[..., :3] * alpha + 255 * (1 - alpha)).astype(np.uint8)
+    gray = image.mean(2) if image.ndim == 3 else image.astype(np.float64)
+    ink = 255 - gray if gray.mean() > 127 else gray
+    return ink.clip(0, 255).astype(np.uint8)
+
+
+def classify_drawing(drawing):
+    """({digit: probability}, real score) of a drawn or uploaded digit."""
+    from translate.pipelines.semisup import classify
+
+    networks, options = _loaded()
+    probabilities, real = classify(networks["D"], _drawing_to_digit(drawing), options)
+    return {str(k): float(p) for k, p in enumerate(probabilities)}, f"D(x) = {real:.3f} (1 = looks real, 0 = fake)"
+
+
+def samples(seed: float) -> np.ndarray:
+    from translate.pipelines.semisup import _as_images, sample_grid
+
+    networks, options = _loaded()
+    torch.manual_seed(int(seed))
+    with torch.no_grad():
+        return sample_grid(_as_images(networks["G"](torch.rand(64, options.latent_dim)), options))
+
+
+def render() -> None:
+    gr.Markdown(f"Draw a digit. The classifier is the discriminator of `weights/{WEIGHTS}`, trained from "
+                "**100 labelled** MNIST digits and 60,000 unlabelled ones (Salimans et al. 2016).")
+    with gr.Row():
+        pad = gr.Sketchpad(label="draw a digit", type="numpy", image_mode="RGBA", height=280, width=280,
+                           brush=gr.Brush(default_size=18, colors=["#000000"], color_mode="fixed"))
+        with gr.Column():
+            probabilities = gr.Label(num_top_classes=10, label="class probabilities")
+            real = gr.Textbox(label="implicit real/fake score")
+    classify = gr.Button("Classify", variant="primary")
+    classify.click(classify_drawing, pad, [probabilities, real], api_name="classify_digit")
+    with gr.Row():
+        seed = gr.Number(0, label="seed", precision=0)
+        draw = gr.Button("Generator samples")
+    grid = gr.Image(type="numpy", format="png", label="generator samples", interactive=False, height=300)
+    draw.click(samples, seed, grid, api_name="semisup_samples")
+
+
+def demo() -> gr.Blocks:
+    with gr.Blocks(title="translate · semi-supervised GAN") as blocks:
+        render()
+    return blocks
+
+
+if __name__ == "__main__":
+    demo().queue().launch()

@@ -1,0 +1,94 @@
+"""Labelled image classes for the semi-supervised GAN: MNIST from its IDX files, or class folders.
+
+MNIST is read from the original IDX files (`train-images-idx3-ubyte` …, gzipped or not) in a folder or
+its `raw/` subfolder; nothing is downloaded at run time. Users who lack the files get them from
+`MNIST_URLS`. Class folders (`ROOT/CLASS_NAME/*.png`, ImageFolder style) give the same interface for a
+user's own images, resized to a fixed square size.
+"""
+
+from __future__ import annotations
+
+import gzip
+import struct
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import UserError
+from .images import list_images, read_image
+
+MNIST_URLS = {name: f"https://ossci-datasets.s3.amazonaws.com/mnist/{name}.gz" for name in (
+    "train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """An IDX array (the MNIST file format), from a plain or gzipped file."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as handle:
+            data = handle.read()
+        zero, dtype_code, dims = struct.unpack(">HBB", data[:4])
+        if zero != 0 or dtype_code != 0x08:
+            raise ValueError("not an unsigned-byte IDX file")
+        shape = struct.unpack(f">{dims}I", data[4:4 + 4 * dims])
+        array = np.frombuffer(data, np.uint8, offset=4 + 4 * dims)
+        return array.reshape(shape)
+    except (OSError, ValueError, struct.error, EOFError) as error:
+        raise UserError(f"{path}: not a readable IDX file ({error}); re-download it from MNIST_URLS") from None
+
+
+def _find_idx(root: Path, name: str) -> Path:
+    for folder in (root, root / "raw", root / "MNIST" / "raw"):
+        for candidate in (folder / name, folder / f"{name}.gz"):
+            if candidate.is_file():
+                return candidate
+    raise UserError(f"{root}: {name}(.gz) not found (also looked in raw/); get it from {MNIST_URLS[name]}")
+
+
+def load_mnist(root: str | Path, split: str = "train") -> tuple[np.ndarray, np.ndarray]:
+    """(images N×28×28 uint8, labels N int64) of MNIST's train or test split."""
+    prefix = "train" if split == "train" else "t10k"
+    root = Path(root)
+    images = read_idx(_find_idx(root, f"{prefix}-images-idx3-ubyte"))
+    labels = read_idx(_find_idx(root, f"{prefix}-labels-idx1-ubyte")).astype(np.int64)
+    if len(images) != len(labels):
+        raise UserError(f"{root}: {len(images)} {split} images but {len(labels)} labels")
+    return images, labels
+
+
+def is_mnist(root: str | Path) -> bool:
+    root = Path(root)
+    return any((folder / "train-images-idx3-ubyte.gz").is_file() or (folder / "train-images-idx3-ubyte").is_file()
+               for folder in (root, root / "raw", root / "MNIST" / "raw"))
+
+
+def load_class_folders(root: str | Path, size: int, gray: bool) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """(images N×H×W[×3] uint8 at size², labels, class names) from ROOT/CLASS/*; sorted class names."""
+    import cv2
+
+    root = Path(root)
+    classes = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+    if len(classes) < 2:
+        raise UserError(f"{root}: expected one folder per class (at least 2), e.g. {root}/cat/*.png {root}/dog/*.png")
+    images, labels = [], []
+    for index, name in enumerate(classes):
+        for path in list_images(root / name, what=f"images of class {name}"):
+            image = cv2.resize(read_image(path), (size, size), interpolation=cv2.INTER_AREA)
+            images.append(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if gray else image)
+            labels.append(index)
+    return np.stack(images), np.array(labels, np.int64), classes
+
+
+def balanced_subset(labels: np.ndarray, count: int, num_classes: int, seed: int) -> np.ndarray:
+    """`count` indices, count/K of each class, chosen by `seed` (sorted)."""
+    if count % num_classes:
+        raise UserError(f"--labels {count} is not a multiple of the {num_classes} classes")
+    per_class = count // num_classes
+    rng = np.random.default_rng(seed)
+    chosen = []
+    for k in range(num_classes):
+        members = np.flatnonzero(labels == k)
+        if len(members) < per_class:
+            raise UserError(f"class {k} has {len(members)} images, fewer than the {per_class} labels asked for")
+        chosen.append(rng.choice(members, per_class, replace=False))
+    return np.sort(np.concatenate(chosen))

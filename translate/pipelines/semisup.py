@@ -1,0 +1,283 @@
+"""Semi-supervised GAN (Salimans et al. 2016, "Improved Techniques for Training GANs", §5).
+
+The discriminator is a K-class classifier whose fake class is implicit: with logits l_k(x) and
+Z(x) = Σ_k exp l_k(x), D(x) = Z(x) / (Z(x) + 1) is the probability that x is real. Its loss is the
+cross-entropy on a labelled batch plus the real/fake terms on unlabelled and generated batches,
+written with logsumexp and softplus:  −log D(x) = softplus(−log Z(x)),  −log(1 − D(G(z))) = softplus(log Z(G(z))).
+The generator matches the mean of D's last hidden features on real data (feature matching), or, as the
+paper's alternative, is trained against D with minibatch discrimination (better samples, worse
+classification). Defaults are the paper's MNIST set-up: D 784-1000-500-250-250-250-10 with Gaussian
+noise (σ 0.3 on the input, 0.5 after each layer) and weight normalisation, G 100-500-500-784 with batch
+norm, Adam 0.003 β1 0.5, batch 100, linear decay over the last third; Polyak averaging (--ema-decay) of D.
+
+    translate train semisup --data ../shared/datasets/MNIST --labels 100 --run runs/ss100
+    translate eval runs/ss100 --data ../shared/datasets/MNIST --json
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import Dataset
+
+from ..data.classes import balanced_subset, is_mnist, load_class_folders, load_mnist
+from ..data.images import read_image, save_image
+from ..errors import UserError
+from ..nn import ConvClassifier, DCGANGenerator, MLPDiscriminator, MLPGenerator, feature_matching_loss
+from ..train import Pipeline, option
+
+
+@dataclass
+class SemiSupervisedOptions:
+    labels: int = option(100, "labelled examples used (balanced: labels / K per class); the rest stay unlabelled")
+    subset_seed: int = option(0, "seed that picks the labelled subset (saved with the run)")
+    network: str = option("mlp", "mlp: the paper's MNIST networks; conv: small conv nets for larger images",
+                          choices=("mlp", "conv"))
+    image_size: int = option(28, "class folders: images are resized to this square size")
+    channels: int = option(1, "class folders: 1 (gray) or 3 (colour)", choices=(1, 3))
+    num_classes: int = option(0, "K (0: from the data)")
+    latent_dim: int = option(100, "generator input size (uniform noise)")
+    input_noise: float = option(0.3, "σ of Gaussian noise on D's input")
+    hidden_noise: float = option(0.5, "σ of Gaussian noise after each of D's hidden layers")
+    weight_norm: bool = option(True, "weight normalisation in D")
+    generator_objective: str = option("feature_matching", "feature_matching (better classifier) or minibatch "
+                                      "(minibatch discrimination in D: better samples)",
+                                      choices=("feature_matching", "minibatch"))
+    unsupervised_weight: float = option(1.0, "weight of the unlabelled real/fake terms in D's loss")
+    lr: float = option(0.003, "Adam learning rate (both networks)")
+    beta1: float = option(0.5, "Adam β1")
+
+
+class SemiSupervisedData(Dataset):
+    """Each sample: an unlabelled image, a second unlabelled image (for G's step), and a labelled one."""
+
+    def __init__(self, images: np.ndarray, labels: np.ndarray, labelled: np.ndarray):
+        self.images, self.labels, self.labelled = images, labels, labelled
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, key) -> dict:
+        index, seed = key if isinstance(key, tuple) else (key, key)
+        rng = np.random.default_rng(seed)
+        other = int(rng.integers(len(self.images)))
+        chosen = int(self.labelled[rng.integers(len(self.labelled))])
+        return {"x": _to_tensor(self.images[index]), "x2": _to_tensor(self.images[other]),
+                "xl": _to_tensor(self.images[chosen]), "yl": int(self.labels[chosen])}
+
+
+def _to_tensor(image: np.ndarray) -> torch.Tensor:
+    """uint8 H×W or H×W×3 → float (C, H, W) in [0, 1]."""
+    tensor = torch.from_numpy(np.array(image)).float() / 255
+    return tensor[None] if tensor.dim() == 2 else tensor.permute(2, 0, 1)
+
+
+def load_split(data: str, options: SemiSupervisedOptions, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """MNIST's train/test split, or class folders (`data/train`, `data/test` when present, else `data`)."""
+    if is_mnist(data):
+        return load_mnist(data, split)
+    root = Path(data) / split if (Path(data) / split).is_dir() else Path(data)
+    if split == "test" and root == Path(data):
+        raise UserError(f"{data}: no test/ folder to evaluate on (expected {data}/test/CLASS/*.png)")
+    images, labels, _ = load_class_folders(root, options.image_size, options.channels == 1)
+    return images, labels
+
+
+def build_networks(o: SemiSupervisedOptions) -> tuple[nn.Module, nn.Module]:
+    features = o.channels * o.image_size**2
+    minibatch = o.generator_objective == "minibatch"
+    if o.network == "mlp":
+        discriminator = MLPDiscriminator(features, o.num_classes, (1000, 500, 250, 250, 250), o.input_noise,
+                                         o.hidden_noise, o.weight_norm, minibatch_discrimination=minibatch)
+        generator = MLPGenerator(o.latent_dim, features, (500, 500), norm="batch", output="sigmoid")
+    else:
+        if o.image_size not in (32, 64):
+            raise UserError("--network conv needs --image-size 32 or 64")
+        discriminator = ConvClassifier(o.channels, o.num_classes, 64, 3, input_noise=o.input_noise, dropout=0.2)
+        generator = DCGANGenerator(o.latent_dim, o.channels, o.image_size)
+    return discriminator, generator
+
+
+class SemiSupervised(Pipeline):
+    name = "semisup"
+    Options = SemiSupervisedOptions
+    trainer_defaults = {"epochs": 300, "batch_size": 100, "workers": 0, "lr_schedule": "linear",
+                        "decay_start": 2 / 3, "ema_decay": 0.999, "log_every": 200, "sample_every": 2000,
+                        "save_every": 5000}
+    networks = ("D", "G")
+    ema_networks = ("D",)
+    export_networks = ("D", "G")
+    loss_names = ("d_labelled", "d_unlabelled", "g_loss", "train_accuracy")
+
+    def build(self) -> None:
+        o = self.options
+        self.images, self.labels = load_split(self.data, o, "train")
+        classes = int(self.labels.max()) + 1
+        if o.num_classes and o.num_classes != classes:
+            raise UserError(f"--num-classes {o.num_classes} but the data has {classes} classes")
+        o.num_classes = classes  # recorded in the saved options, so inference can rebuild the networks
+        if self.images.ndim == 3 and o.channels != 1 or self.images.ndim == 4 and o.channels != 3:
+            raise UserError(f"{self.data}: the images do not have --channels {o.channels}")
+        if self.images.shape[1] != o.image_size:
+            o.image_size = self.images.shape[1]
+        self.labelled = balanced_subset(self.labels, o.labels, classes, o.subset_seed)
+        self.D, self.G = build_networks(o)
+        self.last = None
+
+    def dataset(self) -> SemiSupervisedData:
+        return SemiSupervisedData(self.images, self.labels, self.labelled)
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        o = self.options
+        return {"D": torch.optim.Adam(self.D.parameters(), o.lr, betas=(o.beta1, 0.999)),
+                "G": torch.optim.Adam(self.G.parameters(), o.lr, betas=(o.beta1, 0.999))}
+
+    def generate(self, count: int) -> torch.Tensor:
+        z = torch.rand(count, self.options.latent_dim, device=self.device)
+        return _as_images(self.G(z), self.options)
+
+    def train_step(self, batch: dict, step: int) -> dict[str, torch.Tensor]:
+        o = self.options
+        x, x2, xl, yl = batch["x"], batch["x2"], batch["xl"], batch["yl"]
+        # Discriminator: K-class cross-entropy on labelled data; real/fake through log Z = logsumexp(logits).
+        with self.autocast():
+            fake = self.generate(len(x))
+            logits_labelled = self.D(xl).float()
+            log_z_real = torch.logsumexp(self.D(x).float(), 1)
+            log_z_fake = torch.logsumexp(self.D(fake.detach()).float(), 1)
+            d_labelled = F.cross_entropy(logits_labelled, yl)
+            d_unlabelled = 0.5 * (F.softplus(-log_z_real).mean() + F.softplus(log_z_fake).mean())
+            d_loss = d_labelled + o.unsupervised_weight * d_unlabelled
+        self.optimize("D", d_loss)
+
+        # Generator: match D's mean last-layer features on real data (or fool D: −log D(G(z))).
+        with self.frozen(self.D), self.autocast():
+            fake = self.generate(len(x))
+            if o.generator_objective == "feature_matching":
+                _, real_features = self.D(x2, return_features=True)
+                _, fake_features = self.D(fake, return_features=True)
+                g_loss = feature_matching_loss(real_features, fake_features)
+            else:
+                g_loss = F.softplus(-torch.logsumexp(self.D(fake).float(), 1)).mean()
+        self.optimize("G", g_loss)
+        self.last = fake[:64].detach().float()
+        accuracy = (logits_labelled.argmax(1) == yl).float().mean()
+        return {"d_labelled": d_labelled.detach(), "d_unlabelled": d_unlabelled.detach(), "g_loss": g_loss.detach(),
+                "train_accuracy": accuracy.detach()}
+
+    def visuals(self) -> dict[str, torch.Tensor]:
+        return {"samples": self.last} if self.last is not None else {}
+
+    def state_dict(self) -> dict:
+        return {"labelled_indices": torch.from_numpy(self.labelled)}
+
+    def load_state_dict(self, state: dict) -> None:
+        saved = state["labelled_indices"].numpy()
+        if not np.array_equal(saved, self.labelled):
+            raise UserError("the labelled subset of this run differs from the one its options pick now; "
+                            "was the data changed?")
+
+    # --- inference ------------------------------------------------------------------------------
+    @classmethod
+    def inference_networks(cls, options: SemiSupervisedOptions, data: str) -> nn.ModuleDict:
+        discriminator, generator = build_networks(options)
+        return nn.ModuleDict({"D": discriminator, "G": generator})
+
+    @classmethod
+    def infer(cls, networks, options, inputs: list[str], out_dir: Path, seed: int = 0, **_) -> list[Path]:
+        """Classify image files (written to OUT/predictions.csv); `sample` as the only input draws 64
+        generator samples instead."""
+        out_dir = Path(out_dir)
+        if inputs == ["sample"]:
+            torch.manual_seed(seed)
+            with torch.no_grad():
+                images = _as_images(networks["G"](torch.rand(64, options.latent_dim)), options)
+            return [save_image(sample_grid(images), out_dir / "samples.png")]
+        rows = ["file,class,probability,real_score"]
+        for path in inputs:
+            probabilities, real = classify(networks["D"], read_image(path), options)
+            rows.append(f"{path},{int(probabilities.argmax())},{probabilities.max():.4f},{real:.4f}")
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "predictions.csv").write_text("\n".join(rows) + "\n")
+        print("\n".join(rows))
+        return [out_dir / "predictions.csv"]
+
+    @classmethod
+    def evaluate(cls, networks, options, data: str, seed: int = 0, baseline_steps: int = 2000, **_) -> dict:
+        """Test errors (count and %), per-class accuracy, and the same classifier trained on the
+        labelled subset alone (supervised baseline) for contrast."""
+        images, labels = load_split(data, options, "test")
+        errors, per_class = _test_errors(networks["D"], images, labels, options)
+        metrics = {"data": str(data), "labels": options.labels, "test_images": len(labels), "test_errors": errors,
+                   "test_error_percent": round(100 * errors / len(labels), 3),
+                   "per_class_accuracy": [round(a, 4) for a in per_class]}
+        if baseline_steps > 0:
+            baseline = _supervised_baseline(data, options, baseline_steps, seed)
+            baseline_errors, _ = _test_errors(baseline, images, labels, options)
+            metrics.update({"supervised_baseline_errors": baseline_errors, "supervised_baseline_steps": baseline_steps})
+        return metrics
+
+
+def _as_images(flat: torch.Tensor, options: SemiSupervisedOptions) -> torch.Tensor:
+    images = flat.view(-1, options.channels, options.image_size, options.image_size)
+    return (images + 1) / 2 if options.network == "conv" else images  # DCGAN's tanh → [0, 1]
+
+
+def sample_grid(images: torch.Tensor, columns: int = 8) -> np.ndarray:
+    """(N, C, H, W) in [0, 1] → one uint8 RGB grid image."""
+    from torchvision.utils import make_grid
+
+    grid = make_grid(images.float().cpu().clamp(0, 1), nrow=columns, padding=2, pad_value=1.0)
+    return (grid.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+
+
+def classify(discriminator: nn.Module, image: np.ndarray, options: SemiSupervisedOptions) -> tuple[np.ndarray, float]:
+    """(class probabilities, real score D(x) = Z/(Z+1)) of one uint8 image of any size."""
+    import cv2
+
+    if image.ndim == 3 and options.channels == 1:
+        image = cv2.cvtColor(image[..., :3], cv2.COLOR_RGB2GRAY)
+    elif image.ndim == 2 and options.channels == 3:
+        image = np.repeat(image[..., None], 3, 2)
+    image = cv2.resize(image, (options.image_size, options.image_size), interpolation=cv2.INTER_AREA)
+    with torch.no_grad():
+        logits = discriminator.eval()(_to_tensor(image)[None].to(next(discriminator.parameters()).device))[0].float()
+    return torch.softmax(logits, 0).cpu().numpy(), torch.sigmoid(torch.logsumexp(logits, 0)).item()
+
+
+@torch.no_grad()
+def _test_errors(discriminator: nn.Module, images: np.ndarray, labels: np.ndarray, options) -> tuple[int, list[float]]:
+    discriminator.eval()
+    device = next(discriminator.parameters()).device
+    predictions = []
+    for start in range(0, len(images), 1000):
+        batch = torch.stack([_to_tensor(image) for image in images[start:start + 1000]]).to(device)
+        predictions.append(discriminator(batch).argmax(1).cpu())
+    predicted = torch.cat(predictions).numpy()
+    per_class = [float((predicted[labels == k] == k).mean()) for k in range(options.num_classes)]
+    return int((predicted != labels).sum()), per_class
+
+
+def _supervised_baseline(data: str, options: SemiSupervisedOptions, steps: int, seed: int) -> nn.Module:
+    """The same classifier trained on the labelled subset alone (cross-entropy, same noise and optimiser)."""
+    images, labels = load_split(data, options, "train")
+    labelled = balanced_subset(labels, options.labels, options.num_classes, options.subset_seed)
+    inputs = torch.stack([_to_tensor(images[i]) for i in labelled])
+    targets = torch.from_numpy(labels[labelled])
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        classifier, _ = build_networks(options)
+        optimizer = torch.optim.Adam(classifier.parameters(), options.lr, betas=(options.beta1, 0.999))
+        classifier.train()
+        for _ in range(steps):
+            batch = torch.randint(len(inputs), (min(100, len(inputs)),))
+            loss = F.cross_entropy(classifier(inputs[batch]), targets[batch])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+    return classifier.eval()
