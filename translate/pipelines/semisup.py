@@ -46,7 +46,7 @@ class SemiSupervisedOptions:
     hidden_noise: float = option(0.5, "σ of Gaussian noise after each of D's hidden layers")
     weight_norm: bool = option(True, "weight normalisation in D")
     generator_objective: str = option("feature_matching", "feature_matching (better classifier) or minibatch "
-                                      "(minibatch discrimination in D: better samples)",
+                                      "(fool D; the MLP D gets minibatch discrimination: better samples)",
                                       choices=("feature_matching", "minibatch"))
     unsupervised_weight: float = option(1.0, "weight of the unlabelled real/fake terms in D's loss")
     lr: float = option(0.003, "Adam learning rate (both networks)")
