@@ -2,7 +2,8 @@
 
     python apps/pix2pix_app.py        (or the pix2pix tab of `translate demo`)
 
-Label maps use the brooklyn1887 palette: yellow footprints, red outlines, black ground. Any size works.
+Label maps use the brooklyn1887 palette: yellow footprints, red outlines, black ground. Upload one (any
+size) or draw one on the sketchpad.
 """
 
 from __future__ import annotations
@@ -62,6 +63,18 @@ def translate_label_map(label_map: np.ndarray) -> np.ndarray:
     return tensor_to_image(output)
 
 
+def translate_drawing(drawing) -> np.ndarray:
+    """A sketchpad drawing (strokes on a transparent or black canvas) → the atlas tile."""
+    image = drawing.get("composite") if isinstance(drawing, dict) else drawing
+    if image is None:
+        raise gr.Error("Draw a label map first: yellow footprints, red outlines.")
+    image = np.asarray(image)
+    if image.ndim == 3 and image.shape[2] == 4:  # transparent canvas = black ground
+        alpha = image[..., 3:] / 255.0
+        image = (image[..., :3] * alpha).round().astype(np.uint8)
+    return translate_label_map(image)
+
+
 def _examples() -> list[str]:
     from PIL import Image
 
@@ -87,6 +100,15 @@ def render() -> None:
         random_layout = gr.Button("New random layout")
         run = gr.Button("Translate", variant="primary")
     gr.Examples(_examples(), inputs=label_map)
+    with gr.Accordion("…or draw one", open=False):
+        with gr.Row():
+            pad = gr.Sketchpad(label="draw: yellow footprints, red outlines", type="numpy", image_mode="RGBA",
+                               height=300, width=300, canvas_size=(256, 256),
+                               brush=gr.Brush(default_size=8, colors=["#ffff00", "#ff0000", "#000000"],
+                                              color_mode="fixed"))
+            drawn_tile = gr.Image(type="numpy", format="png", label="atlas tile", interactive=False, height=300)
+        draw_run = gr.Button("Translate the drawing")
+    draw_run.click(translate_drawing, pad, drawn_tile, api_name="translate_drawing")
     seed = gr.State(10)
     random_layout.click(lambda s: (draw_label_map(s), s + 1), seed, [label_map, seed], api_name=False)
     run.click(translate_label_map, label_map, tile, api_name="translate_pix2pix")

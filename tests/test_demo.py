@@ -41,6 +41,9 @@ def test_pix2pix_tab_translates_any_size_through_gradio_client(served_suite, tmp
     tile = Client(served_suite, verbose=False).predict(handle_file(str(tmp_path / "map.png")),
                                                        api_name="/translate_pix2pix")
     assert Image.open(tile).size == (300, 200)
+    drawing = {"background": None, "layers": [], "composite": handle_file(str(tmp_path / "map.png"))}
+    drawn = Client(served_suite, verbose=False).predict(drawing, api_name="/translate_drawing")
+    assert Image.open(drawn).size == (300, 200)
 
 
 def test_super_resolution_tab_answers_through_gradio_client(served_suite, tmp_path):
