@@ -19,7 +19,6 @@ for _key, _value in (("GRADIO_ANALYTICS_ENABLED", "False"), ("HF_HUB_OFFLINE", "
 
 import gradio as gr  # noqa: E402
 import numpy as np  # noqa: E402
-import torch  # noqa: E402
 
 WEIGHTS = "srresnet-x4"
 MODELS = {"SRResNet ×4 (PSNR)": "srresnet-x4", "SRGAN ×4 (GAN)": "srgan-x4"}
@@ -57,7 +56,7 @@ def synthetic_photo(seed: int, size: int = 96) -> np.ndarray:
 
 def super_resolve_photo(photo: np.ndarray, model: str, checkpoint: str | None, tile: int):
     """(bicubic, model) pair for the slider, and the model's result as a PNG file."""
-    from translate.data.images import save_image
+    from translate.data.images import image_to_tensor, save_image
     from translate.data.superres import bicubic_upscale
     from translate.pipelines.srgan import super_resolve
 
@@ -75,7 +74,7 @@ def super_resolve_photo(photo: np.ndarray, model: str, checkpoint: str | None, t
                        "use `translate infer` for big photos")
     generator, scale = _model(spec)
     result = super_resolve(generator, photo, scale, int(tile))
-    lr = torch.from_numpy(photo.copy()).permute(2, 0, 1)[None].double() / 255
+    lr = image_to_tensor(photo, (0.0, 1.0))[None].double()
     bicubic = (bicubic_upscale(lr, scale)[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
     path = save_image(result, Path(tempfile.mkdtemp(prefix="translate-sr-")) / f"x{scale}.png")
     return (bicubic, result), str(path)

@@ -19,7 +19,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ..errors import UserError
-from .images import list_images, read_image
+from .images import image_to_tensor, list_images, read_image
 
 
 def _cubic(x: torch.Tensor) -> torch.Tensor:
@@ -222,7 +222,7 @@ class SRImages(Dataset):
             flip, turns = bool(rng.integers(2)), int(rng.integers(4))
             hr_patch = _orient(hr_patch, flip, turns)
             lr_patch = None if lr_patch is None else _orient(lr_patch, flip, turns)
-        to_tensor = lambda a: torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1).float() / 255  # noqa: E731
+        to_tensor = lambda a: image_to_tensor(np.ascontiguousarray(a), (0.0, 1.0))  # noqa: E731
         if lr_patch is None and self.degradation is None:
             return {"hr": to_tensor(hr_patch)}  # the LR is made on the training device (`hr_to_lr`): faster
         if lr_patch is None:

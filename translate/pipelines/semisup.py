@@ -26,7 +26,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from ..data.classes import balanced_subset, is_mnist, load_class_folders, load_mnist
-from ..data.images import read_image, save_image
+from ..data.images import image_to_tensor, read_image, save_image
 from ..errors import UserError
 from ..nn import ConvClassifier, DCGANGenerator, MLPDiscriminator, MLPGenerator, feature_matching_loss
 from ..train import Pipeline, option
@@ -73,8 +73,7 @@ class SemiSupervisedData(Dataset):
 
 def _to_tensor(image: np.ndarray) -> torch.Tensor:
     """uint8 H×W or H×W×3 → float (C, H, W) in [0, 1]."""
-    tensor = torch.from_numpy(np.array(image)).float() / 255
-    return tensor[None] if tensor.dim() == 2 else tensor.permute(2, 0, 1)
+    return image_to_tensor(image[..., None] if image.ndim == 2 else image, (0.0, 1.0))
 
 
 def load_split(data: str, options: SemiSupervisedOptions, split: str) -> tuple[np.ndarray, np.ndarray]:

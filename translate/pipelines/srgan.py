@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..data.images import read_image, save_image
+from ..data.images import image_to_tensor, read_image, save_image
 from ..data.superres import SRImages, bicubic_upscale, find_sr_images, hr_to_lr, load_sr_pair, sr_scores
 from ..errors import UserError
 from ..nn import (ADVERSARIAL_LOSSES, MSRResNet, PerceptualLoss, RRDBNet, SRDiscriminator, SRResNet, SRVGGNetCompact,
@@ -201,7 +201,7 @@ class SRGAN(Pipeline):
 
 
 def _to_tensor(image) -> torch.Tensor:
-    return torch.from_numpy(image.copy()).permute(2, 0, 1).unsqueeze(0).double() / 255
+    return image_to_tensor(image, (0.0, 1.0)).unsqueeze(0).double()
 
 
 def _score(generator: nn.Module, hr, lr, scale: int, tile: int) -> dict[str, float]:
