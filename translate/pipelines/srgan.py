@@ -123,8 +123,7 @@ class SRGAN(Pipeline):
         with self.autocast():
             sr_images = self.G(lr_images)
         pixel = self.pixel(sr_images.float(), hr_images)
-        self.last = (bicubic_upscale(lr_images[:4].detach().float().cpu(), o.scale),
-                     sr_images[:4].detach().float().clamp(0, 1).cpu(), hr_images[:4].detach().cpu())
+        self.last = (lr_images[:4].detach(), sr_images[:4].detach(), hr_images[:4].detach())  # no host sync here
         if o.phase == "psnr":
             self.optimize("G", pixel)
             return {"pixel": pixel.detach()}
@@ -152,7 +151,11 @@ class SRGAN(Pipeline):
                 "d_loss": d_loss.detach()}
 
     def visuals(self) -> dict[str, torch.Tensor]:
-        return dict(zip(("bicubic", "output", "target"), self.last)) if self.last else {}
+        if not self.last:
+            return {}
+        lr_images, sr_images, hr_images = (t.float().cpu() for t in self.last)
+        return {"bicubic": bicubic_upscale(lr_images, self.options.scale), "output": sr_images.clamp(0, 1),
+                "target": hr_images}
 
     def validate(self) -> dict[str, float]:
         o = self.options
