@@ -35,6 +35,8 @@ def test_building_blocks_import_without_the_trainer():
     (tn.ConvClassifier(1, 10, ndf=8), (4, 1, 28, 28), (4, 10)),
     (tn.MLPDiscriminator(784, 10, (32, 16), input_noise=0.3, hidden_noise=0.5, weight_norm=True), (4, 1, 28, 28), (4, 10)),
     (tn.MLPGenerator(100, 784, (32,), norm="batch", output="sigmoid"), (4, 100), (4, 784)),
+    (tn.MLPGenerator(100, 784, (32,), norm="batch", output="sigmoid", activation="softplus", batch_norm_scale=False,
+                     weight_norm_output=True), (4, 100), (4, 784)),
     (tn.DCGANGenerator(16, 1, 32, ngf=8), (2, 16), (2, 1, 32, 32)),
 ])
 def test_networks_produce_the_documented_shapes(network, shape_in, shape_out):

@@ -69,6 +69,34 @@ def test_real_fake_terms_are_stable_and_match_the_definition():
     assert torch.isfinite(F.softplus(log_z)).all() and torch.isfinite(F.softplus(-log_z)).all()
 
 
+def test_data_dependent_init_standardises_each_weight_normalised_layer():
+    from translate.nn import MLPDiscriminator
+
+    torch.manual_seed(0)
+    network = MLPDiscriminator(64, 10, (32, 16), hidden_noise=0.5, weight_norm=True, activation="relu",
+                               train_hidden_scale=False).train()
+    x = torch.rand(500, 64) * 3
+    network.initialise_from_data(x)
+    first = network.body[0](x)  # the first layer sees no noise: its pre-activations are exactly standardised
+    assert first.mean(0).abs().max() < 1e-4 and (first.std(0, correction=0) - 1).abs().max() < 1e-4
+    hidden_scale = network.body[0].parametrizations.weight.original0
+    assert not hidden_scale.requires_grad and network.head.parametrizations.weight.original0.requires_grad
+
+
+def test_every_batch_cycles_through_the_labelled_set(mnist):
+    from translate.data.sampling import SampleKey
+    from translate.pipelines.semisup import SemiSupervisedData
+
+    images, labels = load_mnist(mnist, "train")
+    labelled = balanced_subset(labels, 20, 10, seed=0)
+    data = SemiSupervisedData(images, labels, labelled)
+    batch = data.__getitems__([SampleKey(i, 100 + i) for i in range(40)])
+    assert batch["x"].shape == (40, 1, 28, 28) and batch["x"].max() <= 1
+    assert np.bincount(batch["yl"].numpy(), minlength=10).tolist() == [4] * 10  # each labelled image twice
+    again = data.__getitems__([SampleKey(i, 100 + i) for i in range(40)])
+    assert torch.equal(batch["xl"], again["xl"]) and torch.equal(batch["x2"], again["x2"])  # resumable
+
+
 def test_train_resume_eval_and_sample(mnist, tmp_path, capsys):
     run = tmp_path / "run"
     assert main(["train", "semisup", "--data", str(mnist), "--run", str(run), "--steps", "4", "--stop-at", "2",
@@ -99,3 +127,17 @@ def test_bench_reports_mean_and_spread_over_seeds(mnist, capsys):
     assert main(["bench", "semisup", "--data", str(mnist), "--labels", "20", "--seeds", "2", "--steps", "2"]) == 0
     row = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| 20 |")]
     assert len(row) == 1 and "1677 ± 452" in row[0]
+
+
+def test_bench_scores_finished_runs(mnist, tmp_path, capsys):
+    runs = []
+    for seed in ("0", "1"):
+        runs.append(str(tmp_path / f"run{seed}"))
+        assert main(["train", "semisup", "--data", str(mnist), "--run", runs[-1], "--steps", "2", "--seed", seed,
+                     "--subset-seed", seed, *TINY]) == 0
+    capsys.readouterr()
+    assert main(["bench", "semisup", "--data", str(mnist), "--runs", *runs]) == 0
+    out = capsys.readouterr().out
+    assert out.count("test errors (20 labels") == 2
+    row = [line for line in out.splitlines() if line.startswith("| 20 |")]
+    assert len(row) == 1 and "| 2 |" in row[0]

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from .errors import UserError
-from .train import Pipeline, Trainer, TrainerOptions
+from .train import Pipeline, Trainer, TrainerOptions, adam
 
 
 def _machine() -> str:
@@ -129,7 +129,7 @@ class UNetStep(Pipeline):
         return _RandomImages(self.options.size)
 
     def optimizers(self):
-        return {"G": torch.optim.Adam(self.G.parameters(), 2e-4, betas=(0.5, 0.999))}
+        return {"G": adam(self.G.parameters(), 2e-4, (0.5, 0.999))}
 
     def example_input(self, network):
         return torch.rand(1, 3, self.options.size, self.options.size)
@@ -312,7 +312,11 @@ def bench_semisup(argv: list[str]) -> int:
     parser.add_argument("--seeds", type=int, default=3, help="runs per label count (seeds 0..N-1)")
     parser.add_argument("--steps", type=int, default=16000)
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--runs", nargs="+", metavar="DIR",
+                        help="score these finished run folders (e.g. seeds trained side by side) instead of training")
     args = parser.parse_args(argv)
+    if args.runs:
+        return _score_semisup_runs(args.runs, args.data)
     print(f"semi-supervised GAN, MNIST test errors of 10,000 after {args.steps} steps (batch 100, EMA 0.999 of D);"
           f" {_machine()}\n")
     print("| labels | test errors (mean ± std) | runs | minutes per run | Salimans et al. 2016 |\n|---|---|---|---|---|")
@@ -333,6 +337,28 @@ def bench_semisup(argv: list[str]) -> int:
         spread = statistics.stdev(errors) if len(errors) > 1 else 0.0
         print(f"| {labels} | {statistics.mean(errors):.1f} ± {spread:.1f} | {len(errors)} | "
               f"{statistics.mean(minutes):.1f} | {SALIMANS_MNIST_ERRORS.get(labels, '—')} |", flush=True)
+    return 0
+
+
+def _score_semisup_runs(runs: list[str], data: str) -> int:
+    """One table row per label count from finished run folders: mean ± std of their test errors."""
+    from .weights import load_weights
+
+    by_labels: dict[int, list[int]] = {}
+    for run in runs:
+        loaded = load_weights(run)
+        if loaded.pipeline.name != "semisup":
+            raise UserError(f"{run}: a {loaded.pipeline.name} run, not semisup")
+        options = loaded.options
+        metrics = loaded.pipeline.evaluate(loaded.networks, options, data, baseline_steps=0)
+        by_labels.setdefault(options.labels, []).append(metrics["test_errors"])
+        print(f"{run}: {metrics['test_errors']} test errors ({options.labels} labels, subset seed "
+              f"{options.subset_seed})", flush=True)
+    print("\n| labels | test errors (mean ± std) | runs | Salimans et al. 2016 |\n|---|---|---|---|")
+    for labels, errors in sorted(by_labels.items()):
+        spread = statistics.stdev(errors) if len(errors) > 1 else 0.0
+        print(f"| {labels} | {statistics.mean(errors):.1f} ± {spread:.1f} | {len(errors)} | "
+              f"{SALIMANS_MNIST_ERRORS.get(labels, '—')} |")
     return 0
 
 

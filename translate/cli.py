@@ -187,7 +187,7 @@ def _inference_device(name: str):
 def _extra(args) -> dict:
     return {"seed": args.seed, "tile": args.tile, "direction": args.direction,
             "critic_steps": getattr(args, "critic_steps", 0), "test_dropout": args.test_dropout,
-            "baseline_steps": getattr(args, "baseline_steps", 0)}
+            "baseline_steps": getattr(args, "baseline_steps", 0), "inception": getattr(args, "inception", None)}
 
 
 def _main_parser() -> argparse.ArgumentParser:
@@ -208,6 +208,9 @@ def _main_parser() -> argparse.ArgumentParser:
                           help="semisup: training steps of the supervised-only baseline (0: skip it)")
     evaluate.add_argument("--critic-steps", type=int, default=300,
                           help="pix2pix/CycleGAN: training steps of the independent critic (0: skip it)")
+    evaluate.add_argument("--inception", metavar="FILE",
+                          help="pix2pix/CycleGAN: also FID and KID, with this local Inception-v3 .pth (torchvision's "
+                          "inception_v3_google-*.pth or pytorch-fid's pt_inception-2015-12-05-*.pth; never downloaded)")
     evaluate.add_argument("--out", help="also write pictures of the results here (default for a run folder: RUN/eval)")
     for sub in (infer, evaluate):
         sub.add_argument("--device", default="auto", choices=("auto", "cuda", "mps", "cpu"))

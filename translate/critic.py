@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from .nn import ConvClassifier
+from .train.pipeline import adam
 
 
 def _patches(images: list[torch.Tensor], count: int, size: int, generator: torch.Generator) -> torch.Tensor:
@@ -38,7 +39,7 @@ def independent_critic_accuracy(real: list[torch.Tensor], fake: list[torch.Tenso
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         critic = ConvClassifier(3, 1, ndf=16, n_layers=4)
-    optimizer = torch.optim.Adam(critic.parameters(), 2e-4, betas=(0.5, 0.999))
+    optimizer = adam(critic.parameters(), 2e-4, (0.5, 0.999))
     half_real, half_fake = len(real) // 2, len(fake) // 2
     train_sets, test_sets = (real[:half_real], fake[:half_fake]), (real[half_real:], fake[half_fake:])
     labels = torch.cat([torch.ones(batch // 2), torch.zeros(batch // 2)])[:, None]

@@ -13,6 +13,6 @@ from .losses import (ADVERSARIAL_LOSSES, PENALTIES, AdversarialLoss, InstanceNoi
                      adversarial_loss, clip_weights_, discriminator_feature_loss, dragan_penalty,
                      feature_matching_loss, gradient_penalty, r1_penalty, total_variation, wgan_gp_penalty)
 from .superres import MSRResNet, RRDBNet, SRVGGNetCompact
-from .tricks import HistoricalAveraging, ImagePool, exponential_moving_average
+from .tricks import HistoricalAveraging, ImagePool, exponential_moving_average, initialise_from_data
 
 __all__ = [name for name in dir() if not name.startswith("_")]

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .layers import GaussianNoise, MinibatchDiscrimination, apply_spectral_norm, conv_bias, norm_layer
+from .tricks import initialise_from_data
 
 
 def _run_collecting(layers: nn.Sequential, x: torch.Tensor, return_features: bool, taps: tuple[type, ...]):
@@ -129,25 +130,42 @@ class MLPDiscriminator(nn.Module):
 
     def __init__(self, in_features: int = 2, num_outputs: int = 1, hidden: tuple[int, ...] = (128, 128, 128),
                  input_noise: float = 0.0, hidden_noise: float = 0.0, weight_norm: bool = False,
-                 minibatch_discrimination: bool = False, minibatch_kernels: int = 50, spectral_norm: bool = False):
+                 minibatch_discrimination: bool = False, minibatch_kernels: int = 50, spectral_norm: bool = False,
+                 activation: str = "leaky_relu", train_hidden_scale: bool = True):
         super().__init__()
         wrap = nn.utils.parametrizations.weight_norm if weight_norm else (lambda layer: layer)
+        activations = {"leaky_relu": lambda: nn.LeakyReLU(0.2), "relu": nn.ReLU}
+        if activation not in activations:
+            raise ValueError(f"unknown activation {activation!r}: choose {' or '.join(activations)}")
         layers: list[nn.Module] = [GaussianNoise(input_noise)] if input_noise else []
         width = in_features
-        for h in hidden:
-            layers += [wrap(nn.Linear(width, h)), nn.LeakyReLU(0.2)]
-            layers += [GaussianNoise(hidden_noise)] if hidden_noise else []
+        for n, h in enumerate(hidden):
+            linear = wrap(nn.Linear(width, h))
+            if weight_norm and not train_hidden_scale:
+                # the improved-GAN MNIST code keeps each hidden unit's norm where the data init put it
+                linear.parametrizations.weight.original0.requires_grad_(False)
+            layers += [linear, activations[activation]()]
+            # the last hidden layer's noise stays out of `body`: its clean output is what feature matching reads
+            if hidden_noise and n < len(hidden) - 1:
+                layers += [GaussianNoise(hidden_noise)]
             width = h
         self.body = nn.Sequential(*layers)
+        self.feature_noise = GaussianNoise(hidden_noise)
         self.minibatch = MinibatchDiscrimination(width, minibatch_kernels) if minibatch_discrimination else None
         self.head = wrap(nn.Linear(self.minibatch.out_features if self.minibatch else width, num_outputs))
         if spectral_norm:
             apply_spectral_norm(self)
 
     def forward(self, x: torch.Tensor, return_features: bool = False):
-        hidden = self.body(x.flatten(1))
+        features = self.body(x.flatten(1))
+        hidden = self.feature_noise(features)
         logits = self.head(self.minibatch(hidden) if self.minibatch else hidden)
-        return (logits, [hidden]) if return_features else logits
+        return (logits, [features]) if return_features else logits
+
+    def initialise_from_data(self, x: torch.Tensor) -> None:
+        """Data-dependent initialisation of the weight-normalised layers (see `initialise_from_data`)."""
+        layers = [*self.body, self.feature_noise, *([self.minibatch] if self.minibatch else []), self.head]
+        initialise_from_data(layers, x.flatten(1))
 
 
 class ConvClassifier(nn.Module):

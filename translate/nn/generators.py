@@ -172,26 +172,36 @@ class MLPGenerator(nn.Module):
     """A fully connected generator: latent vector → `out_features` (2-D points, flattened digits...).
 
     `norm` is none, batch, or virtual (virtual batch norm; wrap the generator in
-    `WithReferenceBatch` with a fixed batch of `reference_size` latent vectors).
+    `WithReferenceBatch` with a fixed batch of `reference_size` latent vectors). The improved-GAN
+    MNIST generator is `activation="softplus", norm="batch", batch_norm_scale=False,
+    weight_norm_output=True, output="sigmoid"`.
     """
 
     def __init__(self, latent_dim: int = 2, out_features: int = 2, hidden: tuple[int, ...] = (128, 128, 128),
-                 norm: str = "none", output: str = "linear", reference_size: int = 64):
+                 norm: str = "none", output: str = "linear", reference_size: int = 64, activation: str = "relu",
+                 batch_norm_scale: bool = True, weight_norm_output: bool = False):
         super().__init__()
         self.latent_dim = latent_dim
+        activations = {"relu": lambda: nn.ReLU(True), "softplus": nn.Softplus}
+        if activation not in activations:
+            raise ValueError(f"unknown activation {activation!r}: choose {' or '.join(activations)}")
         layers: list[nn.Module] = []
         width = latent_dim
         for h in hidden:
             layers += [nn.Linear(width, h, bias=norm == "none")]
             if norm == "batch":
                 layers += [nn.BatchNorm1d(h)]
+                if not batch_norm_scale:  # a learned shift only, as in the improved-GAN generator
+                    layers[-1].weight.requires_grad_(False)
             elif norm == "virtual":
                 layers += [VirtualBatchNorm(h, reference_size)]
             elif norm != "none":
                 raise ValueError(f"unknown norm {norm!r} for an MLP: choose none, batch or virtual")
-            layers += [nn.ReLU(True)]
+            layers += [activations[activation]()]
             width = h
-        layers += [nn.Linear(width, out_features), OUTPUT_ACTIVATIONS[output]()]
+        last = nn.Linear(width, out_features)
+        layers += [nn.utils.parametrizations.weight_norm(last) if weight_norm_output else last,
+                   OUTPUT_ACTIVATIONS[output]()]
         self.net = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
@@ -230,5 +240,3 @@ def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple
         mode = "reflect" if pad_h < h and pad_w < w else "replicate"
         x = nn.functional.pad(x, (0, pad_w, 0, pad_h), mode=mode)
     return x, (h, w)
-
-

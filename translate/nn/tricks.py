@@ -1,9 +1,11 @@
-"""Training tricks that keep GANs stable: image history pool, historical averaging, EMA weights."""
+"""Training tricks that keep GANs stable: image history pool, historical averaging, EMA weights,
+weight normalisation's data-dependent initialisation."""
 
 from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.nn.utils import parametrize
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 
@@ -75,3 +77,19 @@ def exponential_moving_average(network: nn.Module, decay: float = 0.999) -> Aver
     """An EMA copy of `network` (torch.optim.swa_utils); call `.update_parameters(network)` after
     each optimiser step. Buffers (batch-norm statistics) are averaged too."""
     return AveragedModel(network, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+
+
+@torch.no_grad()
+def initialise_from_data(layers, x: torch.Tensor) -> torch.Tensor:
+    """Weight normalisation's data-dependent initialisation (Salimans & Kingma 2016, §3; the
+    improved-GAN code runs it on 500 training images): pass one batch through `layers` in order and
+    give each weight-normalised linear layer the scale and bias that make its pre-activations zero-mean
+    and unit-variance on that batch. Layers without weight normalisation are only run."""
+    for layer in layers:
+        if isinstance(layer, nn.Linear) and parametrize.is_parametrized(layer, "weight"):
+            out = layer(x)
+            mean, std = out.mean(0), out.std(0, correction=0).clamp_min(1e-6)
+            layer.parametrizations.weight.original0.div_(std[:, None])  # the scale g, one per output unit
+            layer.bias.sub_(mean).div_(std)
+        x = layer(x)
+    return x

@@ -28,7 +28,7 @@ from ..errors import UserError
 from ..nn import (ADVERSARIAL_LOSSES, PENALTIES, ImagePool, PatchGAN, ResnetGenerator, UNetGenerator,
                   adversarial_loss, gradient_penalty, init_weights)
 from ..nn.layers import NORMS, UPSAMPLING
-from ..train import Pipeline, option
+from ..train import Pipeline, adam, option
 from .pix2pix import _image_scores, translate_files, translate_image
 
 GENERATORS = ("resnet_9blocks", "resnet_6blocks", "unet_256", "unet_128")
@@ -102,8 +102,8 @@ class CycleGAN(Pipeline):
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         o = self.options
         betas = (o.beta1, o.beta2)
-        return {"G": torch.optim.Adam([*self.G_A.parameters(), *self.G_B.parameters()], o.lr, betas=betas),
-                "D": torch.optim.Adam([*self.D_A.parameters(), *self.D_B.parameters()], o.lr, betas=betas)}
+        return {"G": adam([*self.G_A.parameters(), *self.G_B.parameters()], o.lr, betas),
+                "D": adam([*self.D_A.parameters(), *self.D_B.parameters()], o.lr, betas)}
 
     def example_input(self, network: str) -> torch.Tensor:
         return torch.randn(self._trainer.options.batch_size, 3, self.options.crop_size, self.options.crop_size)
@@ -166,10 +166,10 @@ class CycleGAN(Pipeline):
 
     @classmethod
     def evaluate(cls, networks, options, data: str, out: Path | None = None, critic_steps: int = 300,
-                 seed: int = 0, **_) -> dict:
-        """On held-out *paired* data (aligned A|B files): A→B against the true B (L1, PSNR, SSIM, and an
-        independent critic's accuracy, 0.5 = indistinguishable), and B→A as the per-pixel class accuracy
-        of the recovered label map when A is a label map."""
+                 seed: int = 0, inception: str | None = None, **_) -> dict:
+        """On held-out *paired* data (aligned A|B files): A→B against the true B (L1, PSNR, SSIM, an
+        independent critic's accuracy, 0.5 = indistinguishable, and FID/KID when `inception` names a local
+        Inception-v3 file), and B→A as the per-pixel class accuracy of the recovered label map."""
         generator_a, generator_b = networks["G_A"], networks["G_B"]
         device = next(generator_a.parameters()).device
         sources = find_pairs(data, split="val")
@@ -193,6 +193,10 @@ class CycleGAN(Pipeline):
             from ..critic import independent_critic_accuracy
 
             metrics["AtoB_critic_accuracy"] = round(independent_critic_accuracy(reals, fakes, seed, critic_steps), 4)
+        if inception:
+            from ..fid import fid_kid, load_inception
+
+            metrics.update({f"AtoB_{k}": v for k, v in fid_kid(load_inception(inception).to(device), reals, fakes).items()})
         metrics["BtoA_label_accuracy"] = round(float(np.mean(accuracies)), 4)
         return metrics
 

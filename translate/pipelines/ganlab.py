@@ -23,7 +23,7 @@ from ..errors import UserError
 from ..nn import (ADVERSARIAL_LOSSES, PENALTIES, HistoricalAveraging, InstanceNoise, MLPDiscriminator,
                   MLPGenerator, WithReferenceBatch, adversarial_loss, clip_weights_, feature_matching_loss,
                   gradient_penalty)
-from ..train import Pipeline, option
+from ..train import Pipeline, adam, option
 
 
 @dataclass
@@ -93,8 +93,8 @@ class GanLab(Pipeline):
             self.noise.anneal_steps = max(1, int(self.total_steps * o.noise_anneal))
         for history in self.history.values():
             history.to(self.device)
-        return {"D": torch.optim.Adam(self.D.parameters(), o.lr, betas=(o.beta1, o.beta2)),
-                "G": torch.optim.Adam(self.G.parameters(), o.lr, betas=(o.beta1, o.beta2))}
+        return {"D": adam(self.D.parameters(), o.lr, (o.beta1, o.beta2)),
+                "G": adam(self.G.parameters(), o.lr, (o.beta1, o.beta2))}
 
     def batches_per_step(self) -> int:
         return self.options.d_steps
@@ -217,7 +217,7 @@ def fit_discriminator(sample_data: Callable, sample_model: Callable, steps: int 
     """Train an MLP discriminator to convergence on two fixed 1-D samplers (cross-entropy, Adam)."""
     torch.manual_seed(seed)
     discriminator = MLPDiscriminator(1, 1, (64, 64))
-    optimizer = torch.optim.Adam(discriminator.parameters(), 3e-3)
+    optimizer = adam(discriminator.parameters(), 3e-3)
     loss = adversarial_loss("minimax")
     for step in range(steps):
         for group in optimizer.param_groups:  # anneal to settle on the optimum

@@ -24,7 +24,7 @@ from ..errors import UserError
 from ..nn import (ADVERSARIAL_LOSSES, PENALTIES, InstanceNoise, PatchGAN, PixelGAN, ResnetGenerator, UNetGenerator,
                   adversarial_loss, gradient_penalty, init_weights, pad_to_multiple)
 from ..nn.layers import NORMS, UPSAMPLING
-from ..train import Pipeline, option
+from ..train import Pipeline, adam, option
 
 GENERATORS = ("unet_256", "unet_128", "resnet_9blocks", "resnet_6blocks")
 
@@ -133,8 +133,8 @@ class Pix2Pix(Pipeline):
         o = self.options
         if self.noise is not None:  # the run's length is known once the data is
             self.noise.anneal_steps = self.total_steps
-        return {"D": torch.optim.Adam(self.D.parameters(), o.lr, betas=(o.beta1, o.beta2)),
-                "G": torch.optim.Adam(self.G.parameters(), o.lr, betas=(o.beta1, o.beta2))}
+        return {"D": adam(self.D.parameters(), o.lr, (o.beta1, o.beta2)),
+                "G": adam(self.G.parameters(), o.lr, (o.beta1, o.beta2))}
 
     def example_input(self, network: str) -> torch.Tensor:
         return torch.randn(self._trainer.options.batch_size, 3 if network == "G" else 6,
@@ -187,10 +187,11 @@ class Pix2Pix(Pipeline):
 
     @classmethod
     def evaluate(cls, networks, options, data: str, out: Path | None = None, critic_steps: int = 300,
-                 seed: int = 0, test_dropout: bool = False, **_) -> dict:
+                 seed: int = 0, test_dropout: bool = False, inception: str | None = None, **_) -> dict:
         """Mean L1 (on [0, 1] pixels), PSNR and SSIM of the translations of held-out pairs, beside two
-        trivial baselines: output = input, and output = the mean training target; and the held-out
-        accuracy of an independent critic (0.5: indistinguishable from the real targets)."""
+        trivial baselines: output = input, and output = the mean training target; the held-out
+        accuracy of an independent critic (0.5: indistinguishable from the real targets); and FID/KID
+        against the real targets when `inception` names a local Inception-v3 file."""
         generator = set_test_dropout(networks["G"], test_dropout)
         torch.manual_seed(seed)
         device = next(generator.parameters()).device
@@ -223,6 +224,10 @@ class Pix2Pix(Pipeline):
             from ..critic import independent_critic_accuracy
 
             metrics["critic_accuracy"] = round(independent_critic_accuracy(reals, fakes, seed, critic_steps), 4)
+        if inception:
+            from ..fid import fid_kid, load_inception
+
+            metrics.update(fid_kid(load_inception(inception).to(device), reals, fakes))
         return metrics
 
     @classmethod

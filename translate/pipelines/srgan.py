@@ -25,7 +25,7 @@ from ..errors import UserError
 from ..nn import (ADVERSARIAL_LOSSES, MSRResNet, PerceptualLoss, RRDBNet, SRDiscriminator, SRResNet, SRVGGNetCompact,
                   adversarial_loss, discriminator_feature_loss)
 from ..tiles import tile_infer
-from ..train import Pipeline, option
+from ..train import Pipeline, adam, option
 
 GENERATORS = ("srresnet", "msrresnet", "rrdbnet", "srvgg_compact")
 
@@ -107,9 +107,9 @@ class SRGAN(Pipeline):
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         o = self.options
-        optimizers = {"G": torch.optim.Adam(self.G.parameters(), o.lr, betas=(o.beta1, o.beta2))}
+        optimizers = {"G": adam(self.G.parameters(), o.lr, (o.beta1, o.beta2))}
         if o.phase == "gan":
-            optimizers["D"] = torch.optim.Adam(self.D.parameters(), o.lr, betas=(o.beta1, o.beta2))
+            optimizers["D"] = adam(self.D.parameters(), o.lr, (o.beta1, o.beta2))
         return optimizers
 
     def example_input(self, network: str) -> torch.Tensor:

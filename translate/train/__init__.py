@@ -1,7 +1,7 @@
 """One trainer for every pipeline: `Trainer(PipelineClass, options, TrainerOptions(...), data, run_dir).fit()`."""
 
 from .options import TrainerOptions, option
-from .pipeline import Pipeline
+from .pipeline import Pipeline, adam
 from .trainer import Trainer, channels_last_is_safe
 
-__all__ = ["Pipeline", "Trainer", "TrainerOptions", "channels_last_is_safe", "option"]
+__all__ = ["Pipeline", "adam", "Trainer", "TrainerOptions", "channels_last_is_safe", "option"]
