@@ -171,7 +171,8 @@ class SemiSupervised(Pipeline):
         self.D, self.G = build_networks(o)
         if o.data_init:
             initialise_from_data(self.D, self.images, o)
-        self.D_sees_batch = o.generator_objective == "minibatch"
+        # batch norm (conv D) and minibatch discrimination look across the batch: those Ds see each batch alone
+        self.D_sees_batch = o.generator_objective == "minibatch" or o.network == "conv"
         self.last = None
 
     def dataset(self) -> SemiSupervisedData:
@@ -192,7 +193,7 @@ class SemiSupervised(Pipeline):
         # Discriminator: K-class cross-entropy on labelled data; real/fake through log Z = logsumexp(logits).
         with self.autocast():
             fake = self.generate(len(x)).detach()
-            if self.D_sees_batch:  # minibatch discrimination compares within a batch: keep real and fake apart
+            if self.D_sees_batch:
                 logits_labelled, logits_real, logits_fake = self.D(xl).float(), self.D(x).float(), self.D(fake).float()
             else:  # one pass over the three batches: identical result, larger and fewer matrix products
                 logits_labelled, logits_real, logits_fake = self.D(torch.cat([xl, x, fake])).float().split(
