@@ -124,7 +124,8 @@ def test_class_folders_with_the_conv_variant_and_minibatch_objective(tmp_path):
 
 
 def test_bench_reports_mean_and_spread_over_seeds(mnist, capsys):
-    assert main(["bench", "semisup", "--data", str(mnist), "--labels", "20", "--seeds", "2", "--steps", "2"]) == 0
+    assert main(["bench", "semisup", "--data", str(mnist), "--labels", "20", "--seeds", "2", "--steps", "2",
+                 "--jobs", "2"]) == 0
     row = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| 20 |")]
     assert len(row) == 1 and "1677 ± 452" in row[0]
 
