@@ -12,7 +12,9 @@ from translate.errors import UserError
 from translate.fid import (_ExcludePaddingFromAverage, _MaxPoolBranch, frechet_distance,
                            frechet_distance_from_statistics, inception_features, kernel_inception_distance,
                            load_inception)
-from tests.test_pix2pix import TINY, pairs  # noqa: F401  (pairs is a fixture)
+from tests.test_cyclegan import TINY as CYCLE_TINY
+from tests.test_cyclegan import unpaired  # noqa: F401  (a fixture)
+from tests.test_pix2pix import TINY, pairs  # noqa: F401  (a fixture)
 
 
 @pytest.fixture(scope="module")
@@ -84,3 +86,13 @@ def test_pix2pix_eval_reports_fid_and_kid(inception_files, pairs, tmp_path, caps
                  "--inception", str(inception_files[1])]) == 0
     metrics = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert metrics["fid"] >= 0 and "kid" in metrics and metrics["kid_std"] >= 0
+
+
+def test_cyclegan_eval_reports_fid_and_kid_for_a_to_b(inception_files, unpaired, tmp_path, capsys):
+    run = tmp_path / "cg"
+    assert main(["train", "cyclegan", "--data", str(unpaired), "--run", str(run), "--steps", "1", *CYCLE_TINY]) == 0
+    capsys.readouterr()
+    assert main(["eval", str(run), "--data", str(unpaired / "val"), "--json", "--critic-steps", "0",
+                 "--inception", str(inception_files[0])]) == 0
+    metrics = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert metrics["AtoB_fid"] >= 0 and "AtoB_kid" in metrics and "BtoA_label_accuracy" in metrics
