@@ -52,6 +52,9 @@ def render(weights: str = WEIGHTS) -> None:
                                  height=300)
     direction = gr.Radio(list(DIRECTIONS), value=next(iter(DIRECTIONS)), label="direction")
     run = gr.Button("Translate", variant="primary")
+    from apps.pix2pix_app import example_label_maps  # label maps drawn by our own code, for A → B
+
+    gr.Examples([[path, next(iter(DIRECTIONS))] for path in example_label_maps()], inputs=[image, direction])
     run.click(lambda i, d: translate_both_ways(i, d, weights), [image, direction], [translated, reconstructed],
               api_name="translate_cyclegan")
 

@@ -75,7 +75,8 @@ def translate_drawing(drawing) -> np.ndarray:
     return translate_label_map(image)
 
 
-def _examples() -> list[str]:
+def example_label_maps() -> list[str]:
+    """Three label maps drawn by draw_label_map, saved as PNGs for gr.Examples (one of them 384×256)."""
     from PIL import Image
 
     folder = Path(tempfile.gettempdir()) / "translate-pix2pix-examples"
@@ -99,7 +100,7 @@ def render() -> None:
     with gr.Row():
         random_layout = gr.Button("New random layout")
         run = gr.Button("Translate", variant="primary")
-    gr.Examples(_examples(), inputs=label_map)
+    gr.Examples(example_label_maps(), inputs=label_map)
     with gr.Accordion("…or draw one", open=False):
         with gr.Row():
             pad = gr.Sketchpad(label="draw: yellow footprints, red outlines", type="numpy", image_mode="RGBA",

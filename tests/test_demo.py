@@ -62,6 +62,23 @@ def test_super_resolution_tab_answers_through_gradio_client(served_suite, tmp_pa
     assert bicubic.size == model.size == Image.open(result).size == (120, 160)
 
 
+def test_cyclegan_tab_translates_both_ways_through_gradio_client(served_suite, tmp_path):
+    from gradio_client import Client, handle_file
+    from PIL import Image
+
+    from apps.cyclegan_app import DIRECTIONS, WEIGHTS
+    from apps.pix2pix_app import draw_label_map
+    from translate.weights import available
+
+    if WEIGHTS not in available():
+        pytest.skip(f"weights/{WEIGHTS} is not shipped")
+    Image.fromarray(draw_label_map(4, 210, 170)).save(tmp_path / "map.png")
+    for direction in DIRECTIONS:
+        translated, reconstructed = Client(served_suite, verbose=False).predict(
+            handle_file(str(tmp_path / "map.png")), direction, api_name="/translate_cyclegan")
+        assert Image.open(translated).size == Image.open(reconstructed).size == (210, 170)
+
+
 def test_semisup_tab_classifies_a_drawing_through_gradio_client(served_suite, tmp_path):
     import numpy as np
     from gradio_client import Client, handle_file

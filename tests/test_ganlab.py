@@ -47,8 +47,9 @@ def test_nonsaturating_with_wgan_gp_covers_the_ring(tmp_path, capsys):
     run = tmp_path / "R"
     assert main(["train", "ganlab", "--data", "ring8", "--run", str(run), "--steps", "2000", "--loss", "nonsaturating",
                  "--gp", "wgan-gp", "--no-progress"]) == 0
-    printed = capsys.readouterr().out
-    assert "modes_covered=" in printed
+    printed = capsys.readouterr()
+    assert "modes_covered=" in printed.out
+    assert "step 100/2000 " in printed.err and "s/step)" in printed.err  # no bar: a line per log interval
     assert main(["eval", str(run), "--data", "ring8", "--json"]) == 0
     metrics = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert metrics["modes_covered"] >= 7, metrics

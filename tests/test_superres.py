@@ -200,3 +200,10 @@ def test_basicsr_files_load_strictly_and_run(tmp_path, network, generator):
     network.load_state_dict(ema)  # Real-ESRGAN prefers the EMA copy; so do we
     x = torch.rand(1, 3, 12, 12)
     assert torch.allclose(loaded.model(x), network.eval()(x), atol=1e-6)
+
+
+def test_bench_times_a_step_and_names_its_most_expensive_ops(capsys):
+    assert main(["bench", "srgan", "--steps", "1", "--warmup", "0", "--batch-size", "1", "--image", "16",
+                 "--modes", "fp32 eager", "--profile", "3"]) == 0
+    printed = capsys.readouterr().out
+    assert "| fp32 eager |" in printed and printed.count("%") >= 3 and "most expensive ops" in printed

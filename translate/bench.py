@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import statistics
@@ -152,23 +153,43 @@ TRAINER_MODES = {
 
 
 def _time_training(pipeline_cls, options, modes: dict[str, dict], base: TrainerOptions, warmup: int,
-                   steps: int) -> list[dict]:
-    """Print one Markdown row per mode: it/s of `pipeline_cls`'s real train step after `warmup` steps."""
+                   steps: int, profile_ops: int = 0) -> list[dict]:
+    """Print one Markdown row per mode: it/s of `pipeline_cls`'s real train step after `warmup` steps.
+    With profile_ops, the timed steps run under torch.profiler and its most expensive ops follow each row."""
+    from torch.profiler import profile
+
     rows = []
     for mode, changes in modes.items():
         trainer_options = replace(base, steps=warmup + steps, **changes)
         trainer = Trainer(pipeline_cls, options, trainer_options, "random")
         data_times, started, warm = [], time.perf_counter(), 0.0
-        for step, _ in trainer.iterate():
-            if step == warmup:
-                warm, started = time.perf_counter() - started, time.perf_counter()
-            elif step > warmup:
-                data_times.append(trainer._last_timing["time/data_s"])
+        profiler = profile() if profile_ops else None
+        with contextlib.ExitStack() as profiling:
+            if profiler and warmup == 0:
+                profiling.enter_context(profiler)
+            for step, _ in trainer.iterate():
+                if step == warmup:
+                    warm, started = time.perf_counter() - started, time.perf_counter()
+                    if profiler:
+                        profiling.enter_context(profiler)
+                elif step > warmup:
+                    data_times.append(trainer.last_timing["time/data_s"])
         per_step = (time.perf_counter() - started) / steps
         rows.append({"mode": mode, "it_s": 1 / per_step})
         print(f"| {mode} | {1 / per_step:.2f} | {per_step * 1000:.1f} | {statistics.mean(data_times) * 1000:.1f} | "
               f"{warm:.1f} |", flush=True)
+        if profile_ops:
+            _print_profile(profiler, profile_ops)
     return rows
+
+
+def _print_profile(profiler, top: int) -> None:
+    """The `top` ops by self CPU time, as shares of the profiled steps' total."""
+    events = profiler.key_averages()
+    total = sum(event.self_cpu_time_total for event in events) or 1
+    ranked = sorted(events, key=lambda event: event.self_cpu_time_total, reverse=True)[:top]
+    print("  most expensive ops (self CPU time, profiled steps): " + ", ".join(
+        f"{event.key} {event.self_cpu_time_total / total:.0%}" for event in ranked), flush=True)
 
 
 def _print_speedup(rows: list[dict]) -> None:
@@ -186,6 +207,8 @@ def _timing_parser(prog: str, steps: int, modes: dict) -> argparse.ArgumentParse
     parser.add_argument("--warmup", type=int, default=5, help="untimed steps first (compilation happens here)")
     parser.add_argument("--modes", nargs="+", default=list(modes), choices=list(modes))
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--profile", type=int, default=0, metavar="N",
+                        help="run the timed steps under torch.profiler and print its N most expensive ops per mode")
     return parser
 
 
@@ -198,7 +221,7 @@ def bench_trainer(argv: list[str]) -> int:
     base = TrainerOptions(batch_size=1, workers=1, log_every=1, sample_every=0, save_every=10**9, progress=False,
                           device=args.device)
     _time_training(UNetStep, _UNetStepOptions(size=args.size), {m: TRAINER_MODES[m] for m in args.modes}, base,
-                   args.warmup, args.steps)
+                   args.warmup, args.steps, args.profile)
     return 0
 
 
@@ -242,7 +265,7 @@ def bench_pix2pix(argv: list[str]) -> int:
     base = TrainerOptions(batch_size=1, workers=1, log_every=1, sample_every=0, save_every=10**9, progress=False,
                           device=args.device)
     rows = _time_training(pipeline, Pix2PixOptions(), {m: TRAINER_MODES[m] for m in args.modes}, base,
-                          args.warmup, args.steps)
+                          args.warmup, args.steps, args.profile)
     _print_speedup(rows)
     generator = build_generator(Pix2PixOptions()).to(choose_device(args.device)).eval()
     print(f"generator inference (eval mode, fp32): {_inference_ms(generator, torch.rand(1, 3, 256, 256)):.1f} ms/image")
@@ -266,7 +289,8 @@ def bench_srgan(argv: list[str]) -> int:
                                                    "hr": torch.rand(3, 96, 96, generator=g)})
     base = TrainerOptions(batch_size=args.batch_size, workers=1, log_every=1, sample_every=0, save_every=10**9,
                           progress=False, device=args.device)
-    rows = _time_training(pipeline, options, {m: TRAINER_MODES[m] for m in args.modes}, base, args.warmup, args.steps)
+    rows = _time_training(pipeline, options, {m: TRAINER_MODES[m] for m in args.modes}, base, args.warmup, args.steps,
+                          args.profile)
     _print_speedup(rows)
     generator = build_generator(options).to(choose_device(args.device)).eval()
     image = (torch.rand(args.image, args.image, 3) * 255).to(torch.uint8).numpy()
@@ -294,7 +318,7 @@ def bench_cyclegan(argv: list[str]) -> int:
     base = TrainerOptions(batch_size=1, workers=1, log_every=1, sample_every=0, save_every=10**9, progress=False,
                           device=args.device)
     rows = _time_training(pipeline, CycleGANOptions(ngf=args.ngf), {m: TRAINER_MODES[m] for m in args.modes}, base,
-                          args.warmup, args.steps)
+                          args.warmup, args.steps, args.profile)
     _print_speedup(rows)
     return 0
 

@@ -100,7 +100,12 @@ def command_train(argv: list[str]) -> int:
               f"({trainer_options.precision}{', compiled' if trainer_options.compile else ''}), run folder {run_dir}",
               file=sys.stderr)
     try:
-        logs = trainer.fit()
+        logs: dict[str, float] = {}
+        for step, logs in trainer.iterate():
+            if not trainer_options.progress and is_main_process():  # no bar (e.g. logging to a file): a line
+                losses = " ".join(f"{k}={v:.4g}" for k, v in logs.items())
+                print(f"step {step}/{trainer.total_steps} {losses} "
+                      f"({trainer.last_timing['time/step_s']:.3f} s/step)", file=sys.stderr, flush=True)
         metrics = {}
         if is_main_process():
             with trainer.aside():

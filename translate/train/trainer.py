@@ -166,6 +166,7 @@ class Trainer:
         self.step = 0
         self.batches_drawn = 0
         self._stop_requested = False
+        self.last_timing: dict[str, float] = {}  # seconds per step and waiting for data, last log interval
         self._writer = None
         self._best_value: float | None = None
         self._loss_sums: torch.Tensor | None = None
@@ -530,7 +531,7 @@ class Trainer:
                     timing = {"time/step_s": elapsed / window_steps, "time/data_s": self._data_time / window_steps}
                     bar.set_postfix({k: f"{v:.3g}" for k, v in logs.items()}, refresh=False)
                     self._log(logs, timing)
-                    self._last_timing = timing
+                    self.last_timing = timing
                     yield self.step, logs
                     window_started, window_steps, self._data_time = time.perf_counter(), 0, 0.0
                 if self.options.sample_every and self.step % self.options.sample_every == 0:
