@@ -306,8 +306,9 @@ def _test_errors(discriminator: nn.Module, images: np.ndarray, labels: np.ndarra
     discriminator.eval()
     device = next(discriminator.parameters()).device
     predictions = []
-    for start in range(0, len(images), 1000):
-        batch = as_float_batch(images[start:start + 1000]).to(device)
+    # batches of 100, as in training: a minibatch-discrimination D's features grow with the batch size
+    for start in range(0, len(images), 100):
+        batch = as_float_batch(images[start:start + 100]).to(device)
         predictions.append(discriminator(batch).argmax(1).cpu())
     predicted = torch.cat(predictions).numpy()
     per_class = [float((predicted[labels == k] == k).mean()) for k in range(options.num_classes)]
