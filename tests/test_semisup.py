@@ -121,6 +121,8 @@ def test_class_folders_with_the_conv_variant_and_minibatch_objective(tmp_path):
     assert main(["train", "semisup", "--data", str(tmp_path / "folders"), "--run", str(tmp_path / "r"), "--steps", "2",
                  "--network", "conv", "--image-size", "32", "--channels", "3", "--labels", "4", "--batch-size", "4",
                  "--generator-objective", "minibatch", "--no-progress"]) == 0
+    assert main(["train", "semisup", "--data", str(tmp_path / "folders"), "--run", str(tmp_path / "r2"), "--steps", "1",
+                 "--network", "conv", "--image-size", "32", "--channels", "3", "--labels", "4", "--data-init"]) == 2
 
 
 def test_bench_reports_mean_and_spread_over_seeds(mnist, capsys):

@@ -118,12 +118,11 @@ def load_split(data: str, options: SemiSupervisedOptions, split: str) -> tuple[n
     return images, labels
 
 
-def initialise_from_data(discriminator: nn.Module, images: np.ndarray, options: SemiSupervisedOptions) -> None:
+def _data_init(discriminator: MLPDiscriminator, images: np.ndarray, options: SemiSupervisedOptions) -> None:
     """Data-dependent init of D's weight-normalised layers on 500 random training images (the improved-GAN
     code initialises only D this way)."""
     chosen = np.random.default_rng(options.subset_seed).choice(len(images), min(500, len(images)), replace=False)
-    if hasattr(discriminator, "initialise_from_data"):
-        discriminator.train().initialise_from_data(as_float_batch(images[np.sort(chosen)]))
+    discriminator.train().initialise_from_data(as_float_batch(images[np.sort(chosen)]))
 
 
 def build_networks(o: SemiSupervisedOptions) -> tuple[nn.Module, nn.Module]:
@@ -167,10 +166,13 @@ class SemiSupervised(Pipeline):
             raise UserError(f"{self.data}: the images do not have --channels {o.channels}")
         if self.images.shape[1] != o.image_size:
             o.image_size = self.images.shape[1]
+        if o.data_init and not (o.network == "mlp" and o.weight_norm):
+            raise UserError("--data-init initialises weight-normalised layers: it needs --network mlp with "
+                            "--weight-norm; drop --data-init for this discriminator")
         self.labelled = balanced_subset(self.labels, o.labels, classes, o.subset_seed)
         self.D, self.G = build_networks(o)
         if o.data_init:
-            initialise_from_data(self.D, self.images, o)
+            _data_init(self.D, self.images, o)
         # batch norm (conv D) and minibatch discrimination look across the batch: those Ds see each batch alone
         self.D_sees_batch = o.generator_objective == "minibatch" or o.network == "conv"
         self.last = None
@@ -325,7 +327,7 @@ def _supervised_baseline(data: str, options: SemiSupervisedOptions, steps: int, 
         torch.manual_seed(seed)
         classifier, _ = build_networks(options)
         if options.data_init:
-            initialise_from_data(classifier, images, options)
+            _data_init(classifier, images, options)
         optimizer = adam(classifier.parameters(), options.lr, (options.beta1, 0.999))
         classifier.train()
         for _ in range(steps):
