@@ -78,6 +78,7 @@ def test_train_resume_both_directions_and_eval(unpaired, tmp_path, capsys):
     assert main(["eval", str(run), "--data", str(unpaired / "val"), "--json"]) == 0
     metrics = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert metrics["pairs"] == 2 and 0 <= metrics["BtoA_label_accuracy"] <= 1 and metrics["AtoB_psnr"] > 0
+    assert 0 < metrics["baseline_all_ground_label_accuracy"] < 1  # synthetic maps hold ground and footprints
 
 
 def test_two_folders_and_fine_tuning_from_a_run(unpaired, tmp_path):

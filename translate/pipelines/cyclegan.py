@@ -173,7 +173,7 @@ class CycleGAN(Pipeline):
         generator_a, generator_b = networks["G_A"], networks["G_B"]
         device = next(generator_a.parameters()).device
         sources = find_pairs(data, split="val")
-        rows, accuracies, reals, fakes = [], [], [], []
+        rows, accuracies, all_ground, reals, fakes = [], [], [], [], []
         for source in sources:
             a, b = read_pair(source, "AtoB")
             with torch.no_grad():
@@ -183,6 +183,7 @@ class CycleGAN(Pipeline):
             reals.append(image_to_tensor(b, (0, 1)))
             rows.append(_image_scores(fakes[-1][None], reals[-1][None]))
             accuracies.append(label_accuracy(tensor_to_image(fake_a), a))
+            all_ground.append(label_accuracy(np.zeros_like(a), a))  # the trivial guess: every pixel black ground
             if out is not None:
                 save_image(tensor_to_image(fake_b), Path(out) / f"{source.name}_AtoB.png")
                 save_image(tensor_to_image(fake_a), Path(out) / f"{source.name}_BtoA.png")
@@ -198,6 +199,7 @@ class CycleGAN(Pipeline):
 
             metrics.update({f"AtoB_{k}": v for k, v in fid_kid(load_inception(inception).to(device), reals, fakes).items()})
         metrics["BtoA_label_accuracy"] = round(float(np.mean(accuracies)), 4)
+        metrics["baseline_all_ground_label_accuracy"] = round(float(np.mean(all_ground)), 4)
         return metrics
 
     @classmethod
