@@ -83,6 +83,15 @@ def test_data_dependent_init_standardises_each_weight_normalised_layer():
     assert not hidden_scale.requires_grad and network.head.parametrizations.weight.original0.requires_grad
 
 
+def test_sample_score_rewards_confident_and_varied_samples_only():
+    from translate.pipelines.semisup import sample_score
+
+    assert sample_score(torch.eye(10).repeat(5, 1)) == pytest.approx(10, rel=1e-4)  # sure of each, all classes
+    assert sample_score(torch.full((50, 10), 0.1)) == pytest.approx(1, rel=1e-4)  # the judge can't tell
+    assert sample_score(torch.eye(10)[[3] * 50]) == pytest.approx(1, rel=1e-4)  # sure, but all one digit
+    assert 1 < sample_score(torch.eye(10)[[3, 4] * 25]) == pytest.approx(2, rel=1e-4)
+
+
 def test_every_batch_cycles_through_the_labelled_set(mnist):
     from translate.data.sampling import SampleKey
     from translate.pipelines.semisup import SemiSupervisedData
@@ -103,10 +112,12 @@ def test_train_resume_eval_and_sample(mnist, tmp_path, capsys):
                  *TINY]) == 0
     assert main(["train", "--resume", str(run)]) == 0
     capsys.readouterr()
-    assert main(["eval", str(run), "--data", str(mnist), "--json", "--baseline-steps", "5"]) == 0
+    assert main(["eval", str(run), "--data", str(mnist), "--json", "--baseline-steps", "5", "--judge-steps", "3"]) == 0
     metrics = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert metrics["test_images"] == 40 and 0 <= metrics["test_errors"] <= 40
     assert len(metrics["per_class_accuracy"]) == 10 and "supervised_baseline_errors" in metrics
+    assert 1 <= metrics["sample_score"] <= 10 and metrics["samples_judged"] == 10000
+    assert sum(metrics["sample_class_fractions"]) == pytest.approx(1, abs=1e-3) and 0 <= metrics["judge_test_errors"] <= 40
     assert main(["infer", str(run), "sample", "--out", str(tmp_path / "out")]) == 0
     assert (tmp_path / "out" / "samples.png").is_file()
 

@@ -391,7 +391,7 @@ def _score_semisup_runs(runs: list[str], data: str) -> int:
         if loaded.pipeline.name != "semisup":
             raise UserError(f"{run}: a {loaded.pipeline.name} run, not semisup")
         options = loaded.options
-        metrics = loaded.pipeline.evaluate(loaded.networks, options, data, baseline_steps=0)
+        metrics = loaded.pipeline.evaluate(loaded.networks, options, data, baseline_steps=0, judge_steps=0)
         by_labels.setdefault(options.labels, []).append(metrics["test_errors"])
         print(f"{run}: {metrics['test_errors']} test errors ({options.labels} labels, subset seed "
               f"{options.subset_seed})", flush=True)

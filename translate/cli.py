@@ -192,7 +192,8 @@ def _inference_device(name: str):
 def _extra(args) -> dict:
     return {"seed": args.seed, "tile": args.tile, "direction": args.direction,
             "critic_steps": getattr(args, "critic_steps", 0), "test_dropout": args.test_dropout,
-            "baseline_steps": getattr(args, "baseline_steps", 0), "inception": getattr(args, "inception", None)}
+            "baseline_steps": getattr(args, "baseline_steps", 0), "judge_steps": getattr(args, "judge_steps", 0),
+            "inception": getattr(args, "inception", None)}
 
 
 def _main_parser() -> argparse.ArgumentParser:
@@ -211,6 +212,9 @@ def _main_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", action="store_true", help="end with one line of JSON")
     evaluate.add_argument("--baseline-steps", type=int, default=2000,
                           help="semisup: training steps of the supervised-only baseline (0: skip it)")
+    evaluate.add_argument("--judge-steps", type=int, default=2000,
+                          help="semisup: training steps of the judge (a classifier on all training labels) that "
+                          "scores 10,000 generator samples (0: skip it)")
     evaluate.add_argument("--critic-steps", type=int, default=300,
                           help="pix2pix/CycleGAN: training steps of the independent critic (0: skip it)")
     evaluate.add_argument("--inception", metavar="FILE",

@@ -20,7 +20,7 @@ ReLU G with plain batch norm) the code's choice is an option; BENCHMARKS.md says
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -261,9 +261,10 @@ class SemiSupervised(Pipeline):
         return [out_dir / "predictions.csv"]
 
     @classmethod
-    def evaluate(cls, networks, options, data: str, seed: int = 0, baseline_steps: int = 2000, **_) -> dict:
-        """Test errors (count and %), per-class accuracy, and the same classifier trained on the
-        labelled subset alone (supervised baseline) for contrast."""
+    def evaluate(cls, networks, options, data: str, seed: int = 0, baseline_steps: int = 2000,
+                 judge_steps: int = 2000, **_) -> dict:
+        """Test errors (count and %), per-class accuracy, the same classifier trained on the labelled subset
+        alone (supervised baseline) for contrast, and a score of G's samples by a judge trained on all labels."""
         images, labels = load_split(data, options, "test")
         errors, per_class = _test_errors(networks["D"], images, labels, options)
         metrics = {"data": str(data), "labels": options.labels, "test_images": len(labels), "test_errors": errors,
@@ -273,8 +274,9 @@ class SemiSupervised(Pipeline):
             baseline = _supervised_baseline(data, options, baseline_steps, seed)
             baseline_errors, _ = _test_errors(baseline, images, labels, options)
             metrics.update({"supervised_baseline_errors": baseline_errors, "supervised_baseline_steps": baseline_steps})
+        if judge_steps > 0 and "G" in networks:
+            metrics.update(_judge_samples(networks["G"], data, options, judge_steps, seed, images, labels))
         return metrics
-
 
 def _as_images(flat: torch.Tensor, options: SemiSupervisedOptions) -> torch.Tensor:
     images = flat.view(-1, options.channels, options.image_size, options.image_size)
@@ -321,19 +323,56 @@ def _supervised_baseline(data: str, options: SemiSupervisedOptions, steps: int, 
     """The same classifier trained on the labelled subset alone (cross-entropy, same noise and optimiser)."""
     images, labels = load_split(data, options, "train")
     labelled = balanced_subset(labels, options.labels, options.num_classes, options.subset_seed)
-    inputs = as_float_batch(images[labelled])
-    targets = torch.from_numpy(labels[labelled])
+    return _train_classifier(images[labelled], labels[labelled], options, steps, seed,
+                             init_images=images if options.data_init else None)
+
+
+def _train_classifier(images: np.ndarray, labels: np.ndarray, options: SemiSupervisedOptions, steps: int, seed: int,
+                      init_images: np.ndarray | None = None) -> nn.Module:
+    """D's network trained by cross-entropy alone on (images, labels), in batches of 100."""
+    targets = torch.from_numpy(labels.astype(np.int64))
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         classifier, _ = build_networks(options)
-        if options.data_init:
-            _data_init(classifier, images, options)
+        if init_images is not None:
+            _data_init(classifier, init_images, options)
         optimizer = adam(classifier.parameters(), options.lr, (options.beta1, 0.999))
         classifier.train()
         for _ in range(steps):
-            batch = torch.randint(len(inputs), (min(100, len(inputs)),))
-            loss = F.cross_entropy(classifier(inputs[batch]), targets[batch])
+            batch = torch.randint(len(images), (min(100, len(images)),))
+            loss = F.cross_entropy(classifier(as_float_batch(images[batch.numpy()])), targets[batch])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
     return classifier.eval()
+
+
+def sample_score(probabilities: torch.Tensor) -> float:
+    """exp(E_x KL(p(y|x) ‖ p(y))) of a judge's class probabilities for generated samples (the Inception
+    score's formula): K when each sample is confidently one class and the classes are balanced, 1 when the
+    judge cannot tell what the samples are or they are all one class."""
+    marginal = probabilities.mean(0, keepdim=True)
+    log_ratio = probabilities.clamp_min(1e-12).log() - marginal.clamp_min(1e-12).log()
+    return (probabilities * log_ratio).sum(1).mean().exp().item()
+
+
+def _judge_samples(generator: nn.Module, data: str, options: SemiSupervisedOptions, steps: int, seed: int,
+                   test_images: np.ndarray, test_labels: np.ndarray, count: int = 10_000) -> dict:
+    """How good and varied G's samples are, read by a judge: a feature-matching-architecture classifier
+    trained on *all* training labels (the same judge for every run of a dataset, whatever its objective).
+    The paper compares its two generator objectives by looking at samples; this puts a number on it."""
+    images, labels = load_split(data, options, "train")
+    judge_options = replace(options, generator_objective="feature_matching", data_init=False)
+    judge = _train_classifier(images, labels, judge_options, steps, seed)
+    judge_errors, _ = _test_errors(judge, test_images, test_labels, options)
+    generator.eval()
+    device = next(generator.parameters()).device
+    with torch.random.fork_rng(), torch.no_grad():
+        torch.manual_seed(seed)
+        probabilities = torch.cat([torch.softmax(judge(_as_images(generator(torch.rand(
+            100, options.latent_dim, device=device)), options).float().cpu()), 1) for _ in range(count // 100)])
+    fractions = torch.bincount(probabilities.argmax(1), minlength=options.num_classes) / len(probabilities)
+    return {"sample_score": round(sample_score(probabilities), 3), "samples_judged": len(probabilities),
+            "sample_judge_confidence": round(probabilities.max(1).values.mean().item(), 4),
+            "sample_class_fractions": [round(f, 4) for f in fractions.tolist()],
+            "judge_test_errors": judge_errors, "judge_steps": steps}
