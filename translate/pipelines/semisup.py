@@ -20,7 +20,7 @@ ReLU G with plain batch norm) the code's choice is an option; BENCHMARKS.md says
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -278,6 +278,7 @@ class SemiSupervised(Pipeline):
             metrics.update(_judge_samples(networks["G"], data, options, judge_steps, seed, images, labels))
         return metrics
 
+
 def _as_images(flat: torch.Tensor, options: SemiSupervisedOptions) -> torch.Tensor:
     images = flat.view(-1, options.channels, options.image_size, options.image_size)
     return (images + 1) / 2 if options.network == "conv" else images  # DCGAN's tanh → [0, 1]
@@ -362,7 +363,9 @@ def _judge_samples(generator: nn.Module, data: str, options: SemiSupervisedOptio
     trained on *all* training labels (the same judge for every run of a dataset, whatever its objective).
     The paper compares its two generator objectives by looking at samples; this puts a number on it."""
     images, labels = load_split(data, options, "train")
-    judge_options = replace(options, generator_objective="feature_matching", data_init=False)
+    # default options (feature matching, no data init): the run's own D choices must not change the judge
+    judge_options = SemiSupervisedOptions(network=options.network, image_size=options.image_size,
+                                          channels=options.channels, num_classes=options.num_classes)
     judge = _train_classifier(images, labels, judge_options, steps, seed)
     judge_errors, _ = _test_errors(judge, test_images, test_labels, options)
     generator.eval()
