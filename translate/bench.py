@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import multiprocessing
 import os
 import platform
 import statistics
@@ -24,6 +25,11 @@ from torch import nn
 
 from .errors import UserError
 from .train import Pipeline, Trainer, TrainerOptions, adam
+
+
+def _process_pool(jobs: int) -> ProcessPoolExecutor:
+    """Workers started fresh ("spawn"): `_machine()` has initialised CUDA here, and a forked child cannot use it."""
+    return ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"))
 
 
 def _machine() -> str:
@@ -65,7 +71,7 @@ def bench_ganlab(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     jobs = [(loss, variant, seed) for loss in args.losses for variant in args.variants for seed in range(args.seeds)]
     print(f"GAN lab on ring8, {args.steps} steps, seeds 0..{args.seeds - 1}; {_machine()}")
-    with ProcessPoolExecutor(args.jobs) as pool:
+    with _process_pool(args.jobs) as pool:
         futures = [pool.submit(_ganlab_run, *job, args.steps) for job in jobs]
         results = []
         for i, (job, future) in enumerate(zip(jobs, futures)):
@@ -364,7 +370,7 @@ def bench_semisup(argv: list[str]) -> int:
           f" {args.jobs} run(s) at a time; {_machine()}\n")
     print("| labels | test errors (mean ± std) | runs | minutes per run | Salimans et al. 2016 |\n|---|---|---|---|---|")
     common = (args.steps, args.data, args.device, args.jobs > 1)
-    pool = ProcessPoolExecutor(args.jobs) if args.jobs > 1 else None
+    pool = _process_pool(args.jobs) if args.jobs > 1 else None
     try:
         futures = {(labels, seed): pool.submit(_semisup_run, labels, seed, *common)
                    for labels in args.labels for seed in range(args.seeds)} if pool else {}
