@@ -270,12 +270,16 @@ class SemiSupervised(Pipeline):
         metrics = {"data": str(data), "labels": options.labels, "test_images": len(labels), "test_errors": errors,
                    "test_error_percent": round(100 * errors / len(labels), 3),
                    "per_class_accuracy": [round(a, 4) for a in per_class]}
+        judge = judge_steps > 0 and "G" in networks
+        if baseline_steps > 0 or judge:
+            train_images, train_labels = load_split(data, options, "train")
         if baseline_steps > 0:
-            baseline = _supervised_baseline(data, options, baseline_steps, seed)
+            baseline = _supervised_baseline(train_images, train_labels, options, baseline_steps, seed)
             baseline_errors, _ = _test_errors(baseline, images, labels, options)
             metrics.update({"supervised_baseline_errors": baseline_errors, "supervised_baseline_steps": baseline_steps})
-        if judge_steps > 0 and "G" in networks:
-            metrics.update(_judge_samples(networks["G"], data, options, judge_steps, seed, images, labels))
+        if judge:
+            metrics.update(_judge_samples(networks["G"], options, judge_steps, seed, (train_images, train_labels),
+                                          (images, labels)))
         return metrics
 
 
@@ -320,9 +324,9 @@ def _test_errors(discriminator: nn.Module, images: np.ndarray, labels: np.ndarra
     return int((predicted != labels).sum()), per_class
 
 
-def _supervised_baseline(data: str, options: SemiSupervisedOptions, steps: int, seed: int) -> nn.Module:
+def _supervised_baseline(images: np.ndarray, labels: np.ndarray, options: SemiSupervisedOptions, steps: int,
+                         seed: int) -> nn.Module:
     """The same classifier trained on the labelled subset alone (cross-entropy, same noise and optimiser)."""
-    images, labels = load_split(data, options, "train")
     labelled = balanced_subset(labels, options.labels, options.num_classes, options.subset_seed)
     return _train_classifier(images[labelled], labels[labelled], options, steps, seed,
                              init_images=images if options.data_init else None)
@@ -357,17 +361,17 @@ def sample_score(probabilities: torch.Tensor) -> float:
     return (probabilities * log_ratio).sum(1).mean().exp().item()
 
 
-def _judge_samples(generator: nn.Module, data: str, options: SemiSupervisedOptions, steps: int, seed: int,
-                   test_images: np.ndarray, test_labels: np.ndarray, count: int = 10_000) -> dict:
+def _judge_samples(generator: nn.Module, options: SemiSupervisedOptions, steps: int, seed: int,
+                   train: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarray, np.ndarray],
+                   count: int = 10_000) -> dict:
     """How good and varied G's samples are, read by a judge: a feature-matching-architecture classifier
     trained on *all* training labels (the same judge for every run of a dataset, whatever its objective).
     The paper compares its two generator objectives by looking at samples; this puts a number on it."""
-    images, labels = load_split(data, options, "train")
     # default options (feature matching, no data init): the run's own D choices must not change the judge
     judge_options = SemiSupervisedOptions(network=options.network, image_size=options.image_size,
                                           channels=options.channels, num_classes=options.num_classes)
-    judge = _train_classifier(images, labels, judge_options, steps, seed)
-    judge_errors, _ = _test_errors(judge, test_images, test_labels, options)
+    judge = _train_classifier(*train, judge_options, steps, seed)
+    judge_errors, _ = _test_errors(judge, *test, options)
     generator.eval()
     device = next(generator.parameters()).device
     with torch.random.fork_rng(), torch.no_grad():
