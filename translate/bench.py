@@ -333,7 +333,8 @@ def bench_cyclegan(argv: list[str]) -> int:
 SALIMANS_MNIST_ERRORS = {20: "1677 ± 452", 50: "221 ± 136", 100: "93 ± 6.5", 200: "90 ± 4.2"}
 
 
-def _semisup_run(labels: int, seed: int, steps: int, data: str, device: str, one_thread: bool) -> tuple[int, float]:
+def _semisup_run(labels: int, seed: int, steps: int, data: str, device: str, precision: str,
+                 one_thread: bool) -> tuple[int, float]:
     """Train one semi-supervised run in memory; (test errors of its EMA classifier, minutes)."""
     from .pipelines.semisup import SemiSupervised, SemiSupervisedOptions
 
@@ -343,7 +344,8 @@ def _semisup_run(labels: int, seed: int, steps: int, data: str, device: str, one
     options = SemiSupervisedOptions(labels=labels, subset_seed=seed)
     trainer_options = TrainerOptions(steps=steps, batch_size=100, workers=0, lr_schedule="linear",
                                      decay_start=2 / 3, ema_decay=0.999, seed=seed, sample_every=0,
-                                     save_every=10**9, log_every=1000, progress=False, device=device)
+                                     save_every=10**9, log_every=1000, progress=False, device=device,
+                                     precision=precision)
     trainer = Trainer(SemiSupervised, options, trainer_options, data)
     trainer.fit()
     classifier = trainer.ema["D"].module if trainer.ema else trainer.raw["D"]
@@ -355,9 +357,13 @@ def bench_semisup(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="translate bench semisup")
     parser.add_argument("--data", default="../shared/datasets/MNIST", help="MNIST folder (IDX files)")
     parser.add_argument("--labels", type=int, nargs="+", default=[100])
-    parser.add_argument("--seeds", type=int, default=3, help="runs per label count (seeds 0..N-1)")
+    parser.add_argument("--seeds", type=int, default=3, help="runs per label count (seeds S..S+N-1)")
+    parser.add_argument("--first-seed", type=int, default=0, metavar="S",
+                        help="first seed (each seed picks both the labelled subset and the training noise)")
     parser.add_argument("--steps", type=int, default=16000)
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--precision", default="fp32", choices=("fp32", "bf16", "fp16"),
+                        help="training precision (bf16/fp16: autocast)")
     parser.add_argument("--jobs", type=int, default=1,
                         help="runs side by side, one CPU thread each (2 on a 2-core CPU: ~1.2× the throughput, "
                         "but then 'minutes per run' is not a solo run's time)")
@@ -367,16 +373,18 @@ def bench_semisup(argv: list[str]) -> int:
     if args.runs:
         return _score_semisup_runs(args.runs, args.data)
     print(f"semi-supervised GAN, MNIST test errors of 10,000 after {args.steps} steps (batch 100, EMA 0.999 of D);"
-          f" {args.jobs} run(s) at a time; {_machine()}\n")
+          f" {args.precision}; seeds {args.first_seed}..{args.first_seed + args.seeds - 1}; {args.jobs} run(s) at a time;"
+          f" {_machine()}\n")
     print("| labels | test errors (mean ± std) | runs | minutes per run | Salimans et al. 2016 |\n|---|---|---|---|---|")
-    common = (args.steps, args.data, args.device, args.jobs > 1)
+    common = (args.steps, args.data, args.device, args.precision, args.jobs > 1)
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
     pool = _process_pool(args.jobs) if args.jobs > 1 else None
     try:
         futures = {(labels, seed): pool.submit(_semisup_run, labels, seed, *common)
-                   for labels in args.labels for seed in range(args.seeds)} if pool else {}
+                   for labels in args.labels for seed in seeds} if pool else {}
         for labels in args.labels:
             results = [futures[(labels, seed)].result() if pool else _semisup_run(labels, seed, *common)
-                       for seed in range(args.seeds)]
+                       for seed in seeds]
             errors, minutes = [r[0] for r in results], [r[1] for r in results]
             spread = statistics.stdev(errors) if len(errors) > 1 else 0.0
             print(f"| {labels} | {statistics.mean(errors):.1f} ± {spread:.1f} | {len(errors)} | "
