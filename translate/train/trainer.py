@@ -138,6 +138,18 @@ def make_scheduler(optimizer: torch.optim.Optimizer, options: TrainerOptions, to
     return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, max(1, total_steps))
 
 
+def _first_difference(theirs: dict[str, torch.Tensor], ours: dict[str, torch.Tensor]) -> str:
+    """The first parameter that keeps a state dict from loading, in words."""
+    for key, tensor in ours.items():
+        if key not in theirs:
+            return f"the weights lack {key}"
+        if theirs[key].shape != tensor.shape:
+            return (f"{key} is {'×'.join(map(str, theirs[key].shape))} in the weights, "
+                    f"{'×'.join(map(str, tensor.shape))} here")
+    extra = next((key for key in theirs if key not in ours), None)
+    return f"the weights have {extra}, this network does not" if extra else "same names and shapes"
+
+
 def _check_ranges(options: TrainerOptions) -> None:
     problems = [f"--{name.replace('_', '-')} must be {rule} (got {getattr(options, name)})"
                 for name, rule, ok in [
@@ -243,7 +255,8 @@ class Trainer:
             try:
                 self.raw[name].load_state_dict(network.state_dict())
             except RuntimeError:
-                raise UserError(f"--init {spec}: network {name} has a different architecture; "
+                difference = _first_difference(network.state_dict(), self.raw[name].state_dict())
+                raise UserError(f"--init {spec}: network {name} has a different architecture ({difference}); "
                                 "use the same architecture options as the weights' card") from None
         self._say(f"initialised {', '.join(loaded.networks)} from {loaded.source}")
 
