@@ -372,12 +372,13 @@ def bench_semisup(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     if args.runs:
         return _score_semisup_runs(args.runs, args.data)
+    if args.seeds < 1:
+        parser.error("--seeds must be 1 or more")
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
     print(f"semi-supervised GAN, MNIST test errors of 10,000 after {args.steps} steps (batch 100, EMA 0.999 of D);"
-          f" {args.precision}; seeds {args.first_seed}..{args.first_seed + args.seeds - 1}; {args.jobs} run(s) at a time;"
-          f" {_machine()}\n")
+          f" {args.precision}; seeds {seeds[0]}..{seeds[-1]}; {args.jobs} run(s) at a time; {_machine()}\n")
     print("| labels | test errors (mean ± std) | runs | minutes per run | Salimans et al. 2016 |\n|---|---|---|---|---|")
     common = (args.steps, args.data, args.device, args.precision, args.jobs > 1)
-    seeds = range(args.first_seed, args.first_seed + args.seeds)
     pool = _process_pool(args.jobs) if args.jobs > 1 else None
     try:
         futures = {(labels, seed): pool.submit(_semisup_run, labels, seed, *common)
