@@ -51,8 +51,10 @@ def test_nonsaturating_with_wgan_gp_covers_the_ring(tmp_path, capsys):
     assert "modes_covered=" in printed.out
     assert "step 100/2000 " in printed.err and "s/step)" in printed.err  # no bar: a line per log interval
     assert main(["eval", str(run), "--data", "ring8", "--json"]) == 0
-    metrics = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    printed = capsys.readouterr()
+    metrics = json.loads(printed.out)  # stdout is the JSON line alone, ready for `| jq`
     assert metrics["modes_covered"] >= 7, metrics
+    assert "modes_covered: " in printed.err
 
 
 def test_a_collapsed_generator_scores_badly(tmp_path, capsys):

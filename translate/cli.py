@@ -96,7 +96,9 @@ def command_train(argv: list[str]) -> int:
 
         for title, values in (("training", to_dict(trainer_options)), (pipeline.name, to_dict(options))):
             print(f"{title} options: " + " ".join(f"{k}={v}" for k, v in values.items()), file=sys.stderr)
-        print(f"{pipeline.name}: {trainer.total_steps} steps on {trainer.device} "
+        # With --epochs the options line still shows the unused default steps=…: say what counts.
+        length = f" ({trainer_options.epochs} epochs)" if trainer_options.epochs else ""
+        print(f"{pipeline.name}: {trainer.total_steps} steps{length} on {trainer.device} "
               f"({trainer_options.precision}{', compiled' if trainer_options.compile else ''}), run folder {run_dir}",
               file=sys.stderr)
     try:
@@ -136,8 +138,9 @@ def command_eval(args) -> int:
     out = Path(args.out) if args.out else (Path(args.weights) / "eval" if Path(args.weights).is_dir() else None)
     metrics = loaded.pipeline.evaluate(loaded.networks, loaded.options, args.data, out=out, **_extra(args))
     metrics = {"weights": str(args.weights), **metrics}
+    # With --json, stdout is the JSON line alone (for `| jq`); the readable lines go to stderr.
     for key, value in metrics.items():
-        print(f"{key}: {value}")
+        print(f"{key}: {value}", file=sys.stderr if args.json else sys.stdout)
     if args.json:
         print(json.dumps(metrics))
     return 0
@@ -209,7 +212,8 @@ def _main_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser("eval", help="score weights on held-out data")
     evaluate.add_argument("weights")
     evaluate.add_argument("--data", required=True, help="evaluation data (folder or built-in name)")
-    evaluate.add_argument("--json", action="store_true", help="end with one line of JSON")
+    evaluate.add_argument("--json", action="store_true",
+                          help="print the metrics as one line of JSON on stdout (the readable lines go to stderr)")
     evaluate.add_argument("--baseline-steps", type=int, default=2000,
                           help="semisup: training steps of the supervised-only baseline (0: skip it)")
     evaluate.add_argument("--judge-steps", type=int, default=2000,
