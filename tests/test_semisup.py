@@ -69,6 +69,23 @@ def test_real_fake_terms_are_stable_and_match_the_definition():
     assert torch.isfinite(F.softplus(log_z)).all() and torch.isfinite(F.softplus(-log_z)).all()
 
 
+def test_consistency_term_compares_two_noisy_passes_of_the_discriminator():
+    from translate.nn import MLPDiscriminator, consistency_loss
+
+    torch.manual_seed(0)
+    D, x = MLPDiscriminator(784, 10, (32, 16), 0.3, 0.5, True), torch.rand(8, 784)
+    D.eval()
+    assert consistency_loss(D(x), D(x)).item() == 0  # without its noise D's passes agree
+    D.train()
+    (logits_a, (features_a,)), (logits_b, (features_b,)) = D(x, return_features=True), D(x, return_features=True)
+    loss = consistency_loss(logits_a, logits_b)
+    assert loss.item() == pytest.approx((logits_a.softmax(1) - logits_b.softmax(1)).pow(2).mean().item()) and loss > 0
+    assert consistency_loss(logits_a, logits_a + 5).item() < 1e-12  # compares class probabilities, not raw logits
+    with_features = consistency_loss(logits_a, logits_b, features_a, features_b, feature_weight=0.1)
+    assert with_features.item() == pytest.approx(loss.item() + 0.1 * (features_a - features_b).pow(2).mean().item())
+    assert consistency_loss(logits_a, logits_b, margin=1.0).item() == 0  # hinge at CT-GAN's M'
+
+
 def test_data_dependent_init_standardises_each_weight_normalised_layer():
     from translate.nn import MLPDiscriminator
 
@@ -120,6 +137,10 @@ def test_train_resume_eval_and_sample(mnist, tmp_path, capsys):
     assert sum(metrics["sample_class_fractions"]) == pytest.approx(1, abs=1e-3) and 0 <= metrics["judge_test_errors"] <= 40
     assert main(["infer", str(run), "sample", "--out", str(tmp_path / "out")]) == 0
     assert (tmp_path / "out" / "samples.png").is_file()
+    capsys.readouterr()
+    assert main(["train", "semisup", "--data", str(mnist), "--run", str(tmp_path / "ct"), "--steps", "2",
+                 "--consistency-weight", "1", *TINY]) == 0
+    assert "d_consistency=" in capsys.readouterr().out  # CT-GAN's term is trained and logged
 
 
 def test_class_folders_with_the_conv_variant_and_minibatch_objective(tmp_path):
@@ -131,7 +152,7 @@ def test_class_folders_with_the_conv_variant_and_minibatch_objective(tmp_path):
             Image.fromarray(image).save(tmp_path / "folders" / name / f"{i}.png")
     assert main(["train", "semisup", "--data", str(tmp_path / "folders"), "--run", str(tmp_path / "r"), "--steps", "2",
                  "--network", "conv", "--image-size", "32", "--channels", "3", "--labels", "4", "--batch-size", "4",
-                 "--generator-objective", "minibatch", "--no-progress"]) == 0
+                 "--generator-objective", "minibatch", "--consistency-weight", "1", "--no-progress"]) == 0
     assert main(["train", "semisup", "--data", str(tmp_path / "folders"), "--run", str(tmp_path / "r2"), "--steps", "1",
                  "--network", "conv", "--image-size", "32", "--channels", "3", "--labels", "4", "--data-init"]) == 2
 

@@ -8,6 +8,8 @@ Out of device memory on a tile halves the tile size and carries on.
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import torch
 from torch import nn
@@ -38,7 +40,8 @@ def tile_infer(network: nn.Module, image: np.ndarray, scale: int, tile: int = 25
             tile //= 2
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()
-            print(f"out of memory: retrying with {tile}px tiles")
+            # stderr: stdout may carry a result (`translate eval --json`)
+            print(f"out of memory: retrying with {tile}px tiles", file=sys.stderr)
 
 
 def _run_tiles(network, image, scale, tile, overlap, progress, multiple) -> np.ndarray:

@@ -227,6 +227,20 @@ def feature_matching_loss(real_features: Sequence[torch.Tensor], fake_features: 
     return total
 
 
+def consistency_loss(logits_a: torch.Tensor, logits_b: torch.Tensor, features_a: torch.Tensor | None = None,
+                     features_b: torch.Tensor | None = None, feature_weight: float = 0.0,
+                     margin: float = 0.0) -> torch.Tensor:
+    """The consistency term of CT-GAN (Wei et al. 2018): two stochastic passes of a classifier-discriminator
+    over the same real images (its noise or dropout differs) should agree. Per image, max(0, d − margin) with d
+    the mean squared difference of the two class distributions (softmax, as CT-GAN's semi-supervised MNIST code
+    compares them; the Π-model of Laine & Aila 2017 is the same term) plus `feature_weight` times that of the
+    hidden features (CT-GAN's second term, which its MNIST code leaves out as destabilising); batch mean."""
+    distance = (logits_a.float().softmax(1) - logits_b.float().softmax(1)).pow(2).mean(1)
+    if feature_weight:
+        distance = distance + feature_weight * (features_a.float() - features_b.float()).pow(2).mean(1)
+    return (distance - margin).clamp_min(0).mean()
+
+
 def discriminator_feature_loss(real_features: Sequence[torch.Tensor], fake_features: Sequence[torch.Tensor]) -> torch.Tensor:
     """Per-sample L1 between the discriminator's features of the real and the generated image
     (pix2pixHD's feature loss): a perceptual loss that needs no pretrained network."""

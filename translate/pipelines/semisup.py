@@ -12,7 +12,9 @@ normalisation, feature matching on the last hidden layer before its noise; G 100
 norm and a sigmoid output; every batch of 100 holds each of the 100 labelled digits once; Adam 0.003
 β1 0.5, batch 100, linear decay over the last third; Polyak averaging (--ema-decay) of D. Where our
 defaults differ from that code (leaky ReLU, learned hidden weight-norm scales, no data-dependent init,
-ReLU G with plain batch norm) the code's choice is an option; BENCHMARKS.md says why.
+ReLU G with plain batch norm) the code's choice is an option; BENCHMARKS.md says why. Off by default:
+`--consistency-weight`, CT-GAN's term (Wei et al. 2018) that asks two noisy passes of D over the same
+unlabelled batch for the same class probabilities.
 
     translate train semisup --data ../shared/datasets/MNIST --labels 100 --run runs/ss100
     translate eval runs/ss100 --data ../shared/datasets/MNIST --json
@@ -33,7 +35,8 @@ from torch.utils.data import Dataset
 from ..data.classes import balanced_subset, is_mnist, load_class_folders, load_mnist
 from ..data.images import read_image, save_image
 from ..errors import UserError
-from ..nn import ConvClassifier, DCGANGenerator, MLPDiscriminator, MLPGenerator, feature_matching_loss
+from ..nn import (ConvClassifier, DCGANGenerator, MLPDiscriminator, MLPGenerator, consistency_loss,
+                  feature_matching_loss)
 from ..train import Pipeline, adam, option
 
 
@@ -65,6 +68,9 @@ class SemiSupervisedOptions:
                                       "(fool D; the MLP D gets minibatch discrimination: better samples)",
                                       choices=("feature_matching", "minibatch"))
     unsupervised_weight: float = option(1.0, "weight of the unlabelled real/fake terms in D's loss")
+    consistency_weight: float = option(0.0, "weight of CT-GAN's consistency term (Wei et al. 2018): the class "
+                                       "probabilities of two noisy passes of D over the unlabelled batch must agree "
+                                       "(0: off, the paper's set-up; CT-GAN's MNIST code uses 0.05)")
     lr: float = option(0.003, "Adam learning rate (both networks)")
     beta1: float = option(0.5, "Adam β1")
 
@@ -193,17 +199,22 @@ class SemiSupervised(Pipeline):
         o = self.options
         x, x2, xl, yl = batch["x"], batch["x2"], batch["xl"], batch["yl"]
         # Discriminator: K-class cross-entropy on labelled data; real/fake through log Z = logsumexp(logits).
+        # With --consistency-weight, the real batch goes through D twice: its noise differs between the passes.
         with self.autocast():
             fake = self.generate(len(x)).detach()
+            batches = [xl, x, fake] + ([x] if o.consistency_weight > 0 else [])
             if self.D_sees_batch:
-                logits_labelled, logits_real, logits_fake = self.D(xl).float(), self.D(x).float(), self.D(fake).float()
-            else:  # one pass over the three batches: identical result, larger and fewer matrix products
-                logits_labelled, logits_real, logits_fake = self.D(torch.cat([xl, x, fake])).float().split(
-                    [len(xl), len(x), len(fake)])
+                logits = [self.D(batch).float() for batch in batches]
+            else:  # one pass over all the batches: identical result, larger and fewer matrix products
+                logits = self.D(torch.cat(batches)).float().split([len(batch) for batch in batches])
+            logits_labelled, logits_real, logits_fake = logits[:3]
             log_z_real, log_z_fake = torch.logsumexp(logits_real, 1), torch.logsumexp(logits_fake, 1)
             d_labelled = F.cross_entropy(logits_labelled, yl)
             d_unlabelled = 0.5 * (F.softplus(-log_z_real).mean() + F.softplus(log_z_fake).mean())
             d_loss = d_labelled + o.unsupervised_weight * d_unlabelled
+            if o.consistency_weight > 0:
+                d_consistency = consistency_loss(logits_real, logits[3])
+                d_loss = d_loss + o.consistency_weight * d_consistency
         self.optimize("D", d_loss)
 
         # Generator: match D's mean last-layer features on real data (or fool D: −log D(G(z))).
@@ -220,8 +231,9 @@ class SemiSupervised(Pipeline):
         self.optimize("G", g_loss)
         self.last = fake[:64].detach().float()
         accuracy = (logits_labelled.argmax(1) == yl).float().mean()
-        return {"d_labelled": d_labelled.detach(), "d_unlabelled": d_unlabelled.detach(), "g_loss": g_loss.detach(),
-                "train_accuracy": accuracy.detach()}
+        losses = {"d_labelled": d_labelled.detach(), "d_unlabelled": d_unlabelled.detach(), "g_loss": g_loss.detach(),
+                  "train_accuracy": accuracy.detach()}
+        return losses | ({"d_consistency": d_consistency.detach()} if o.consistency_weight > 0 else {})
 
     def visuals(self) -> dict[str, torch.Tensor]:
         return {"samples": self.last} if self.last is not None else {}
