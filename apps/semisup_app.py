@@ -2,14 +2,16 @@
 
     python apps/semisup_app.py        (or the semi-supervised tab of `translate demo`)
 
-The classifier is the discriminator of `weights/semisup-mnist100`, trained from 100 labelled MNIST digits
-plus the unlabelled rest; its real score is D(x) = Z(x) / (Z(x) + 1) with Z the sum of exp(logits).
+The classifier is the discriminator of a shipped `weights/semisup-mnistN`, trained from N labelled MNIST
+digits plus the unlabelled rest (a choice of N when several are shipped); its real score is
+D(x) = Z(x) / (Z(x) + 1) with Z the sum of exp(logits).
 """
 
 from __future__ import annotations
 
 import functools
 import os
+import re
 
 for _key, _value in (("GRADIO_ANALYTICS_ENABLED", "False"), ("HF_HUB_OFFLINE", "1"), ("NO_ALBUMENTATIONS_UPDATE", "1")):
     os.environ.setdefault(_key, _value)
@@ -18,15 +20,33 @@ import gradio as gr  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-WEIGHTS = "semisup-mnist100"
+WEIGHTS = "semisup-mnist100"  # the default choice
 
 
-@functools.lru_cache(maxsize=1)
-def _loaded():
+def shipped_label_counts() -> dict[int, str]:
+    """{number of labels: weights name} of the shipped `semisup-mnistN` runs, fewest labels first."""
+    from translate.weights import available
+
+    runs = {int(m.group(1)): name for name in available() if (m := re.fullmatch(r"semisup-mnist(\d+)", name))}
+    return dict(sorted(runs.items()))
+
+
+@functools.lru_cache(maxsize=4)
+def _loaded(name: str = WEIGHTS):
     from translate.weights import load_weights
 
-    loaded = load_weights(WEIGHTS)
+    loaded = load_weights(name)
     return loaded.networks, loaded.options
+
+
+def _weights_for(labels) -> str:
+    """The shipped run trained from `labels` labels (None: the default run)."""
+    if labels is None:
+        return WEIGHTS
+    runs = shipped_label_counts()
+    if int(labels) not in runs:
+        raise gr.Error(f"No shipped run learned from {labels} labels; shipped: {', '.join(map(str, runs))}.")
+    return runs[int(labels)]
 
 
 def _drawing_to_digit(drawing) -> np.ndarray:
@@ -43,27 +63,30 @@ def _drawing_to_digit(drawing) -> np.ndarray:
     return ink.clip(0, 255).astype(np.uint8)
 
 
-def classify_drawing(drawing):
-    """({digit: probability}, real score) of a drawn or uploaded digit."""
+def classify_drawing(drawing, labels=None):
+    """({digit: probability}, real score) of a drawn or uploaded digit, by the run trained from `labels` labels."""
     from translate.pipelines.semisup import classify
 
-    networks, options = _loaded()
+    networks, options = _loaded(_weights_for(labels))
     probabilities, real = classify(networks["D"], _drawing_to_digit(drawing), options)
     return {str(k): float(p) for k, p in enumerate(probabilities)}, f"D(x) = {real:.3f} (1 = looks real, 0 = fake)"
 
 
-def samples(seed: float) -> np.ndarray:
+def samples(seed: float, labels=None) -> np.ndarray:
     from translate.pipelines.semisup import _as_images, sample_grid
 
-    networks, options = _loaded()
+    networks, options = _loaded(_weights_for(labels))
     torch.manual_seed(int(seed))
     with torch.no_grad():
         return sample_grid(_as_images(networks["G"](torch.rand(64, options.latent_dim)), options))
 
 
 def render() -> None:
-    gr.Markdown(f"Draw a digit. The classifier is the discriminator of `weights/{WEIGHTS}`, trained from "
-                "**100 labelled** MNIST digits and 60,000 unlabelled ones (Salimans et al. 2016).")
+    counts = list(shipped_label_counts()) or [100]
+    gr.Markdown("Draw a digit. The classifier is the discriminator of a shipped `weights/semisup-mnistN`, trained "
+                "from **N labelled** MNIST digits and 60,000 unlabelled ones (Salimans et al. 2016).")
+    labels = gr.Radio(counts, value=100 if 100 in counts else counts[0], label="labels the classifier learned from (N)",
+                      visible=len(counts) > 1)
     with gr.Row():
         pad = gr.Sketchpad(label="draw a digit", type="numpy", image_mode="RGBA", height=280, width=280,
                            brush=gr.Brush(default_size=18, colors=["#000000"], color_mode="fixed"))
@@ -71,12 +94,12 @@ def render() -> None:
             probabilities = gr.Label(num_top_classes=10, label="class probabilities")
             real = gr.Textbox(label="implicit real/fake score")
     classify = gr.Button("Classify", variant="primary")
-    classify.click(classify_drawing, pad, [probabilities, real], api_name="classify_digit")
+    classify.click(classify_drawing, [pad, labels], [probabilities, real], api_name="classify_digit")
     with gr.Row():
         seed = gr.Number(0, label="seed", precision=0)
         draw = gr.Button("Generator samples")
     grid = gr.Image(type="numpy", format="png", label="generator samples", interactive=False, height=300)
-    draw.click(samples, seed, grid, api_name="semisup_samples")
+    draw.click(samples, [seed, labels], grid, api_name="semisup_samples")
 
 
 def demo() -> gr.Blocks:
