@@ -159,9 +159,10 @@ def test_class_folders_with_the_conv_variant_and_minibatch_objective(tmp_path):
 
 def test_bench_reports_mean_and_spread_over_seeds(mnist, capsys):
     assert main(["bench", "semisup", "--data", str(mnist), "--labels", "20", "--seeds", "2", "--steps", "2",
-                 "--jobs", "2", "--first-seed", "3", "--precision", "bf16"]) == 0
+                 "--jobs", "2", "--first-seed", "3", "--precision", "bf16", "--consistency-weight", "1",
+                 "--ema-decay", "0.9999"]) == 0
     out = capsys.readouterr().out
-    assert "bf16; seeds 3..4" in out
+    assert "EMA 0.9999 of D, consistency weight 1); bf16; seeds 3..4" in out  # the variant is in the header
     row = [line for line in out.splitlines() if line.startswith("| 20 |")]
     assert len(row) == 1 and "1677 ± 452" in row[0]
 

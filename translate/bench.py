@@ -333,17 +333,17 @@ def bench_cyclegan(argv: list[str]) -> int:
 SALIMANS_MNIST_ERRORS = {20: "1677 ± 452", 50: "221 ± 136", 100: "93 ± 6.5", 200: "90 ± 4.2"}
 
 
-def _semisup_run(labels: int, seed: int, steps: int, data: str, device: str, precision: str,
-                 one_thread: bool) -> tuple[int, float]:
+def _semisup_run(labels: int, seed: int, steps: int, data: str, device: str, precision: str, ema_decay: float,
+                 consistency_weight: float, one_thread: bool) -> tuple[int, float]:
     """Train one semi-supervised run in memory; (test errors of its EMA classifier, minutes)."""
     from .pipelines.semisup import SemiSupervised, SemiSupervisedOptions
 
     if one_thread:
         torch.set_num_threads(1)
     started = time.perf_counter()
-    options = SemiSupervisedOptions(labels=labels, subset_seed=seed)
+    options = SemiSupervisedOptions(labels=labels, subset_seed=seed, consistency_weight=consistency_weight)
     trainer_options = TrainerOptions(steps=steps, batch_size=100, workers=0, lr_schedule="linear",
-                                     decay_start=2 / 3, ema_decay=0.999, seed=seed, sample_every=0,
+                                     decay_start=2 / 3, ema_decay=ema_decay, seed=seed, sample_every=0,
                                      save_every=10**9, log_every=1000, progress=False, device=device,
                                      precision=precision)
     trainer = Trainer(SemiSupervised, options, trainer_options, data)
@@ -364,6 +364,9 @@ def bench_semisup(argv: list[str]) -> int:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--precision", default="fp32", choices=("fp32", "bf16", "fp16"),
                         help="training precision (bf16/fp16: autocast)")
+    parser.add_argument("--ema-decay", type=float, default=0.999, help="EMA of D, the classifier that is scored")
+    parser.add_argument("--consistency-weight", type=float, default=0.0,
+                        help="CT-GAN's consistency term, as `translate train semisup --consistency-weight` (0: off)")
     parser.add_argument("--jobs", type=int, default=1,
                         help="runs side by side, one CPU thread each (2 on a 2-core CPU: ~1.2× the throughput, "
                         "but then 'minutes per run' is not a solo run's time)")
@@ -375,10 +378,14 @@ def bench_semisup(argv: list[str]) -> int:
     if args.seeds < 1:
         parser.error("--seeds must be 1 or more")
     seeds = range(args.first_seed, args.first_seed + args.seeds)
-    print(f"semi-supervised GAN, MNIST test errors of 10,000 after {args.steps} steps (batch 100, EMA 0.999 of D);"
-          f" {args.precision}; seeds {seeds[0]}..{seeds[-1]}; {args.jobs} run(s) at a time; {_machine()}\n")
+    if not 0 < args.ema_decay < 1:
+        parser.error("--ema-decay must be in (0, 1): the scored classifier is D's average")
+    consistency = f", consistency weight {args.consistency_weight:g}" if args.consistency_weight else ""
+    print(f"semi-supervised GAN, MNIST test errors of 10,000 after {args.steps} steps (batch 100, EMA {args.ema_decay:g}"
+          f" of D{consistency}); {args.precision}; seeds {seeds[0]}..{seeds[-1]}; {args.jobs} run(s) at a time; "
+          f"{_machine()}\n")
     print("| labels | test errors (mean ± std) | runs | minutes per run | Salimans et al. 2016 |\n|---|---|---|---|---|")
-    common = (args.steps, args.data, args.device, args.precision, args.jobs > 1)
+    common = (args.steps, args.data, args.device, args.precision, args.ema_decay, args.consistency_weight, args.jobs > 1)
     pool = _process_pool(args.jobs) if args.jobs > 1 else None
     try:
         futures = {(labels, seed): pool.submit(_semisup_run, labels, seed, *common)
