@@ -172,6 +172,8 @@ class SemiSupervised(Pipeline):
             raise UserError(f"{self.data}: the images do not have --channels {o.channels}")
         if self.images.shape[1] != o.image_size:
             o.image_size = self.images.shape[1]
+        if o.consistency_weight < 0:
+            raise UserError(f"--consistency-weight {o.consistency_weight}: a weight must be 0 (off) or positive")
         if o.data_init and not (o.network == "mlp" and o.weight_norm):
             raise UserError("--data-init initialises weight-normalised layers: it needs --network mlp with "
                             "--weight-norm; drop --data-init for this discriminator")
