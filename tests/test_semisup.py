@@ -139,8 +139,28 @@ def test_train_resume_eval_and_sample(mnist, tmp_path, capsys):
     assert (tmp_path / "out" / "samples.png").is_file()
     capsys.readouterr()
     assert main(["train", "semisup", "--data", str(mnist), "--run", str(tmp_path / "ct"), "--steps", "2",
-                 "--consistency-weight", "1", *TINY]) == 0
-    assert "d_consistency=" in capsys.readouterr().out  # CT-GAN's term is trained and logged
+                 "--consistency-weight", "1", "--entropy-weight", "0.5", *TINY]) == 0
+    logged = capsys.readouterr().out
+    assert "d_consistency=" in logged  # CT-GAN's term is trained and logged
+    entropies = [float(word.split("=")[1]) for word in logged.split() if word.startswith("d_entropy=")]
+    assert entropies and all(0 < h <= np.log(10) for h in entropies)  # of 10 real classes, in nats
+
+
+def test_generator_has_its_own_adam_settings_when_asked(mnist):
+    from translate.pipelines.semisup import SemiSupervised, SemiSupervisedOptions
+
+    def adam_settings(**changes):
+        pipeline = SemiSupervised(SemiSupervisedOptions(labels=20, **changes), str(mnist), torch.device("cpu"))
+        pipeline.build()
+        return {name: (group["lr"], group["betas"], group["eps"]) for name, optimizer in pipeline.optimizers().items()
+                for group in optimizer.param_groups}
+
+    assert adam_settings() == {"D": (0.003, (0.5, 0.999), 1e-8), "G": (0.003, (0.5, 0.999), 1e-8)}
+    assert adam_settings(generator_lr=0.001, generator_beta1=0.0, beta2=0.9999, adam_epsilon=1e-4) == {
+        "D": (0.003, (0.5, 0.9999), 1e-4), "G": (0.001, (0.0, 0.9999), 1e-4)}  # the Bad GAN code's, Theano's ε
+    for bad in ({"beta2": 1.0}, {"generator_beta1": -0.1}, {"generator_lr": -1.0}, {"adam_epsilon": 0.0}):
+        with pytest.raises(UserError):
+            adam_settings(**bad)
 
 
 def test_class_folders_with_the_conv_variant_and_minibatch_objective(tmp_path):
@@ -158,14 +178,19 @@ def test_class_folders_with_the_conv_variant_and_minibatch_objective(tmp_path):
     assert main(["train", "semisup", "--data", str(tmp_path / "folders"), "--run", str(tmp_path / "r3"), "--steps", "1",
                  "--network", "conv", "--image-size", "32", "--channels", "3", "--labels", "4",
                  "--consistency-weight", "-1"]) == 2  # a one-line error, not a silently disabled term
+    assert main(["train", "semisup", "--data", str(tmp_path / "folders"), "--run", str(tmp_path / "r4"), "--steps", "1",
+                 "--network", "conv", "--image-size", "32", "--channels", "3", "--labels", "4",
+                 "--entropy-weight", "-1"]) == 2
 
 
 def test_bench_reports_mean_and_spread_over_seeds(mnist, capsys):
     assert main(["bench", "semisup", "--data", str(mnist), "--labels", "20", "--seeds", "2", "--steps", "2",
                  "--jobs", "2", "--first-seed", "3", "--precision", "bf16", "--consistency-weight", "1",
-                 "--ema-decay", "0.9999"]) == 0
+                 "--ema-decay", "0.9999", "--generator-beta1", "0", "--no-weight-norm"]) == 0
     out = capsys.readouterr().out
-    assert "EMA 0.9999 of D, consistency weight 1); bf16; seeds 3..4" in out  # the variant is in the header
+    # the variant, in any of `translate train semisup`'s options, is in the header
+    assert ("EMA 0.9999 of D; --consistency-weight 1 --generator-beta1 0 --no-weight-norm); bf16; seeds 3..4"
+            in out)
     row = [line for line in out.splitlines() if line.startswith("| 20 |")]
     assert len(row) == 1 and "1677 ± 452" in row[0]
 

@@ -334,14 +334,15 @@ SALIMANS_MNIST_ERRORS = {20: "1677 ± 452", 50: "221 ± 136", 100: "93 ± 6.5", 
 
 
 def _semisup_run(labels: int, seed: int, steps: int, data: str, device: str, precision: str, ema_decay: float,
-                 consistency_weight: float, one_thread: bool) -> tuple[int, float]:
-    """Train one semi-supervised run in memory; (test errors of its EMA classifier, minutes)."""
-    from .pipelines.semisup import SemiSupervised, SemiSupervisedOptions
+                 variant, one_thread: bool) -> tuple[int, float]:
+    """Train one semi-supervised run in memory (`variant`: its SemiSupervisedOptions but for the labelled
+    subset); (test errors of its EMA classifier, minutes)."""
+    from .pipelines.semisup import SemiSupervised
 
     if one_thread:
         torch.set_num_threads(1)
     started = time.perf_counter()
-    options = SemiSupervisedOptions(labels=labels, subset_seed=seed, consistency_weight=consistency_weight)
+    options = replace(variant, labels=labels, subset_seed=seed)
     trainer_options = TrainerOptions(steps=steps, batch_size=100, workers=0, lr_schedule="linear",
                                      decay_start=2 / 3, ema_decay=ema_decay, seed=seed, sample_every=0,
                                      save_every=10**9, log_every=1000, progress=False, device=device,
@@ -354,7 +355,12 @@ def _semisup_run(labels: int, seed: int, steps: int, data: str, device: str, pre
 
 
 def bench_semisup(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="translate bench semisup")
+    from .pipelines.semisup import SemiSupervisedOptions
+    from .train.options import add_options, flag_name, options_from_args
+
+    parser = argparse.ArgumentParser(prog="translate bench semisup",
+                                     description="Train seeds of `translate train semisup` and report their MNIST "
+                                     "test errors; every option of that command can set the variant compared.")
     parser.add_argument("--data", default="../shared/datasets/MNIST", help="MNIST folder (IDX files)")
     parser.add_argument("--labels", type=int, nargs="+", default=[100])
     parser.add_argument("--seeds", type=int, default=3, help="runs per label count (seeds S..S+N-1)")
@@ -365,13 +371,13 @@ def bench_semisup(argv: list[str]) -> int:
     parser.add_argument("--precision", default="fp32", choices=("fp32", "bf16", "fp16"),
                         help="training precision (bf16/fp16: autocast)")
     parser.add_argument("--ema-decay", type=float, default=0.999, help="EMA of D, the classifier that is scored")
-    parser.add_argument("--consistency-weight", type=float, default=0.0,
-                        help="CT-GAN's consistency term, as `translate train semisup --consistency-weight` (0: off)")
     parser.add_argument("--jobs", type=int, default=1,
                         help="runs side by side, one CPU thread each (2 on a 2-core CPU: ~1.2× the throughput, "
                         "but then 'minutes per run' is not a solo run's time)")
     parser.add_argument("--runs", nargs="+", metavar="DIR",
                         help="score these finished run folders (e.g. seeds trained side by side) instead of training")
+    per_run = ("labels", "subset_seed")  # set for each run by --labels and the seeds
+    add_options(parser, SemiSupervisedOptions, "the variant (as `translate train semisup`)", skip=per_run)
     args = parser.parse_args(argv)
     if args.runs:
         return _score_semisup_runs(args.runs, args.data)
@@ -380,12 +386,14 @@ def bench_semisup(argv: list[str]) -> int:
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     if not 0 < args.ema_decay < 1:
         parser.error("--ema-decay must be in (0, 1): the scored classifier is D's average")
-    consistency = f", consistency weight {args.consistency_weight:g}" if args.consistency_weight else ""
+    variant = options_from_args(SemiSupervisedOptions, args)
+    changed = [_as_flag(flag_name(name), value) for name, value in vars(args).items()
+               if hasattr(variant, name) and name not in per_run]
     print(f"semi-supervised GAN, MNIST test errors of 10,000 after {args.steps} steps (batch 100, EMA {args.ema_decay:g}"
-          f" of D{consistency}); {args.precision}; seeds {seeds[0]}..{seeds[-1]}; {args.jobs} run(s) at a time; "
-          f"{_machine()}\n")
+          f" of D{'; ' + ' '.join(changed) if changed else ''}); {args.precision}; seeds {seeds[0]}..{seeds[-1]}; "
+          f"{args.jobs} run(s) at a time; {_machine()}\n")
     print("| labels | test errors (mean ± std) | runs | minutes per run | Salimans et al. 2016 |\n|---|---|---|---|---|")
-    common = (args.steps, args.data, args.device, args.precision, args.ema_decay, args.consistency_weight, args.jobs > 1)
+    common = (args.steps, args.data, args.device, args.precision, args.ema_decay, variant, args.jobs > 1)
     pool = _process_pool(args.jobs) if args.jobs > 1 else None
     try:
         futures = {(labels, seed): pool.submit(_semisup_run, labels, seed, *common)
@@ -401,6 +409,13 @@ def bench_semisup(argv: list[str]) -> int:
         if pool:
             pool.shutdown(cancel_futures=True)
     return 0
+
+
+def _as_flag(flag: str, value) -> str:
+    """A given option as it was typed: `--no-weight-norm`, `--lr 0.001`."""
+    if isinstance(value, bool):
+        return flag if value else "--no-" + flag[2:]
+    return f"{flag} {value:g}" if isinstance(value, float) else f"{flag} {value}"
 
 
 def _score_semisup_runs(runs: list[str], data: str) -> int:

@@ -14,7 +14,8 @@ norm and a sigmoid output; every batch of 100 holds each of the 100 labelled dig
 defaults differ from that code (leaky ReLU, learned hidden weight-norm scales, no data-dependent init,
 ReLU G with plain batch norm) the code's choice is an option; BENCHMARKS.md says why. Off by default:
 `--consistency-weight`, CT-GAN's term (Wei et al. 2018) that asks two noisy passes of D over the same
-unlabelled batch for the same class probabilities.
+unlabelled batch for the same class probabilities, and `--entropy-weight`, entropy minimisation (Grandvalet &
+Bengio 2005; Dai et al. 2017 add it to this GAN) that asks D to be sure of a class for each unlabelled image.
 
     translate train semisup --data ../shared/datasets/MNIST --labels 100 --run runs/ss100
     translate eval runs/ss100 --data ../shared/datasets/MNIST --json
@@ -71,8 +72,18 @@ class SemiSupervisedOptions:
     consistency_weight: float = option(0.0, "weight of CT-GAN's consistency term (Wei et al. 2018): the class "
                                        "probabilities of two noisy passes of D over the unlabelled batch must agree "
                                        "(0: off, the paper's set-up; CT-GAN's MNIST code uses 0.05)")
-    lr: float = option(0.003, "Adam learning rate (both networks)")
-    beta1: float = option(0.5, "Adam β1")
+    entropy_weight: float = option(0.0, "weight of the mean entropy of D's class probabilities on unlabelled images "
+                                   "(entropy minimisation, Grandvalet & Bengio 2005; 0: off, the paper's set-up)")
+    lr: float = option(0.003, "Adam learning rate of D (and of G unless --generator-lr is set)")
+    beta1: float = option(0.5, "Adam β1 of D")
+    beta2: float = option(0.999, "Adam β2 of both networks (the Bad GAN MNIST code: 0.9999)")
+    # Theano's Adam in the improved-GAN code divides by sqrt(v + 1e-8): about ε = 1e-4 in torch's sqrt(v) + ε, which
+    # damps the updates of weights whose gradients are mostly noise
+    adam_epsilon: float = option(1e-8, "Adam ε of both networks (torch's default; the improved-GAN code's Adam is "
+                                 "about 1e-4)")
+    # Dai et al. 2017 ("Bad GAN") train this same feature-matching pair with G at lr 0.001 and β1 0 in their code
+    generator_lr: float = option(0.0, "Adam learning rate of G (0: --lr; the Bad GAN MNIST code: 0.001)")
+    generator_beta1: float = option(0.5, "Adam β1 of G (the Bad GAN MNIST code: 0)")
 
 
 class SemiSupervisedData(Dataset):
@@ -172,8 +183,17 @@ class SemiSupervised(Pipeline):
             raise UserError(f"{self.data}: the images do not have --channels {o.channels}")
         if self.images.shape[1] != o.image_size:
             o.image_size = self.images.shape[1]
-        if o.consistency_weight < 0:
-            raise UserError(f"--consistency-weight {o.consistency_weight}: a weight must be 0 (off) or positive")
+        if not (0 <= o.beta1 < 1 and 0 <= o.generator_beta1 < 1 and 0 <= o.beta2 < 1):
+            raise UserError(f"Adam's betas must lie in [0, 1): got --beta1 {o.beta1} --generator-beta1 "
+                            f"{o.generator_beta1} --beta2 {o.beta2}")
+        if o.adam_epsilon <= 0:
+            raise UserError(f"--adam-epsilon {o.adam_epsilon}: it must be positive (it keeps Adam's division finite)")
+        if o.lr <= 0 or o.generator_lr < 0:
+            raise UserError(f"--lr {o.lr} --generator-lr {o.generator_lr}: learning rates must be positive "
+                            "(--generator-lr 0 means the same as --lr)")
+        for flag, weight in (("--consistency-weight", o.consistency_weight), ("--entropy-weight", o.entropy_weight)):
+            if weight < 0:
+                raise UserError(f"{flag} {weight}: a weight must be 0 (off) or positive")
         if o.data_init and not (o.network == "mlp" and o.weight_norm):
             raise UserError("--data-init initialises weight-normalised layers: it needs --network mlp with "
                             "--weight-norm; drop --data-init for this discriminator")
@@ -190,8 +210,8 @@ class SemiSupervised(Pipeline):
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         o = self.options
-        return {"D": adam(self.D.parameters(), o.lr, (o.beta1, 0.999)),
-                "G": adam(self.G.parameters(), o.lr, (o.beta1, 0.999))}
+        return {"D": adam(self.D.parameters(), o.lr, (o.beta1, o.beta2), o.adam_epsilon),
+                "G": adam(self.G.parameters(), o.generator_lr or o.lr, (o.generator_beta1, o.beta2), o.adam_epsilon)}
 
     def generate(self, count: int) -> torch.Tensor:
         z = torch.rand(count, self.options.latent_dim, device=self.device)
@@ -217,6 +237,9 @@ class SemiSupervised(Pipeline):
             if o.consistency_weight > 0:
                 d_consistency = consistency_loss(logits_real, logits[3])
                 d_loss = d_loss + o.consistency_weight * d_consistency
+            if o.entropy_weight > 0:  # the implicit fake class is left out: only which real class is unsure
+                d_entropy = torch.distributions.Categorical(logits=logits_real).entropy().mean()
+                d_loss = d_loss + o.entropy_weight * d_entropy
         self.optimize("D", d_loss)
 
         # Generator: match D's mean last-layer features on real data (or fool D: −log D(G(z))).
@@ -235,7 +258,11 @@ class SemiSupervised(Pipeline):
         accuracy = (logits_labelled.argmax(1) == yl).float().mean()
         losses = {"d_labelled": d_labelled.detach(), "d_unlabelled": d_unlabelled.detach(), "g_loss": g_loss.detach(),
                   "train_accuracy": accuracy.detach()}
-        return losses | ({"d_consistency": d_consistency.detach()} if o.consistency_weight > 0 else {})
+        if o.consistency_weight > 0:
+            losses["d_consistency"] = d_consistency.detach()
+        if o.entropy_weight > 0:
+            losses["d_entropy"] = d_entropy.detach()
+        return losses
 
     def visuals(self) -> dict[str, torch.Tensor]:
         return {"samples": self.last} if self.last is not None else {}
@@ -355,7 +382,7 @@ def _train_classifier(images: np.ndarray, labels: np.ndarray, options: SemiSuper
         classifier, _ = build_networks(options)
         if init_images is not None:
             _data_init(classifier, init_images, options)
-        optimizer = adam(classifier.parameters(), options.lr, (options.beta1, 0.999))
+        optimizer = adam(classifier.parameters(), options.lr, (options.beta1, options.beta2), options.adam_epsilon)
         classifier.train()
         for _ in range(steps):
             batch = torch.randint(len(images), (min(100, len(images)),))

@@ -32,11 +32,14 @@ def _field_types(cls) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 
 
-def add_options(parser: argparse.ArgumentParser, cls, title: str, defaults: dict | None = None) -> None:
-    """Add one flag per field of the dataclass `cls` to a new argument group."""
+def add_options(parser: argparse.ArgumentParser, cls, title: str, defaults: dict | None = None,
+                skip: tuple[str, ...] = ()) -> None:
+    """Add one flag per field of the dataclass `cls` (except those named in `skip`) to a new argument group."""
     group = parser.add_argument_group(title)
     types = _field_types(cls)
     for f in dataclasses.fields(cls):
+        if f.name in skip:
+            continue
         default = (defaults or {}).get(f.name, f.default if f.default is not dataclasses.MISSING else f.default_factory())
         kind = types[f.name]
         help_text = f.metadata.get("help", "")

@@ -18,11 +18,11 @@ from torch import nn
 from torch.utils.data import Dataset
 
 
-def adam(parameters, lr: float, betas: tuple[float, float] = (0.9, 0.999)) -> torch.optim.Adam:
+def adam(parameters, lr: float, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8) -> torch.optim.Adam:
     """Adam with the fused kernel: one pass over all parameters instead of a loop of small ops per
     tensor (on this project's 2-core CPU, 0.7 ms instead of 4.9 ms per step for the 1.5M-parameter
     semi-supervised discriminator). The update is the same Adam."""
-    return torch.optim.Adam(parameters, lr, betas=betas, fused=True)
+    return torch.optim.Adam(parameters, lr, betas=betas, eps=eps, fused=True)
 
 
 class Pipeline:
