@@ -15,8 +15,8 @@ from safetensors.torch import load_file
 from torch import nn
 
 from translate.cli import main
-from translate.errors import NonFiniteLossError
-from translate.train import Pipeline, Trainer, TrainerOptions, channels_last_is_safe
+from translate.errors import NonFiniteLossError, UserError
+from translate.train import Pipeline, Trainer, TrainerOptions, adam, channels_last_is_safe
 from translate.train.trainer import make_scheduler
 
 TINY = ["--hidden", "16", "16", "--no-progress", "--sample-every", "0"]
@@ -30,6 +30,15 @@ def assert_same_weights(a: dict, b: dict):
     for network in a:
         for key in a[network]:
             assert torch.equal(a[network][key], b[network][key]), f"{network}.{key} differs"
+
+
+def test_bad_adam_settings_are_a_one_line_error_for_every_pipeline():
+    weight = [nn.Parameter(torch.zeros(3))]
+    assert adam(weight, 1e-3, (0.5, 0.999), 1e-4).defaults["eps"] == 1e-4
+    for lr, betas, eps in ((-1.0, (0.5, 0.999), 1e-8), (0.0, (0.5, 0.999), 1e-8), (1e-3, (0.5, 1.0), 1e-8),
+                           (1e-3, (-0.1, 0.999), 1e-8), (1e-3, (0.5, 0.999), 0.0)):
+        with pytest.raises(UserError, match="Adam needs"):
+            adam(weight, lr, betas, eps)
 
 
 def test_n_steps_then_resume_then_n_steps_equals_2n_steps(tmp_path):

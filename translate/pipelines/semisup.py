@@ -183,14 +183,6 @@ class SemiSupervised(Pipeline):
             raise UserError(f"{self.data}: the images do not have --channels {o.channels}")
         if self.images.shape[1] != o.image_size:
             o.image_size = self.images.shape[1]
-        if not (0 <= o.beta1 < 1 and 0 <= o.generator_beta1 < 1 and 0 <= o.beta2 < 1):
-            raise UserError(f"Adam's betas must lie in [0, 1): got --beta1 {o.beta1} --generator-beta1 "
-                            f"{o.generator_beta1} --beta2 {o.beta2}")
-        if o.adam_epsilon <= 0:
-            raise UserError(f"--adam-epsilon {o.adam_epsilon}: it must be positive (it keeps Adam's division finite)")
-        if o.lr <= 0 or o.generator_lr < 0:
-            raise UserError(f"--lr {o.lr} --generator-lr {o.generator_lr}: learning rates must be positive "
-                            "(--generator-lr 0 means the same as --lr)")
         for flag, weight in (("--consistency-weight", o.consistency_weight), ("--entropy-weight", o.entropy_weight)):
             if weight < 0:
                 raise UserError(f"{flag} {weight}: a weight must be 0 (off) or positive")
