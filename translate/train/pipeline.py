@@ -27,7 +27,7 @@ def adam(parameters, lr: float, betas: tuple[float, float] = (0.9, 0.999), eps: 
     bad ones are a one-line error here, for every pipeline, instead of torch's traceback."""
     if not (lr > 0 and eps > 0 and all(0 <= beta < 1 for beta in betas)):
         raise UserError(f"Adam needs a positive learning rate and ε and betas in [0, 1); got lr {lr}, betas {betas}, "
-                        f"ε {eps}: check this pipeline's --lr, --beta and --epsilon options")
+                        f"ε {eps}: check the learning-rate, beta and epsilon flags of this command")
     return torch.optim.Adam(parameters, lr, betas=betas, eps=eps, fused=True)
 
 
