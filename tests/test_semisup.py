@@ -133,6 +133,7 @@ def test_train_resume_eval_and_sample(mnist, tmp_path, capsys):
     metrics = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert metrics["test_images"] == 40 and 0 <= metrics["test_errors"] <= 40
     assert len(metrics["per_class_accuracy"]) == 10 and "supervised_baseline_errors" in metrics
+    assert len(metrics["hidden_activation_std"]) == 5 and all(s > 0 for s in metrics["hidden_activation_std"])
     assert 1 <= metrics["sample_score"] <= 10 and metrics["samples_judged"] == 10000
     assert sum(metrics["sample_class_fractions"]) == pytest.approx(1, abs=1e-3) and 0 <= metrics["judge_test_errors"] <= 40
     assert main(["infer", str(run), "sample", "--out", str(tmp_path / "out")]) == 0
@@ -207,3 +208,19 @@ def test_bench_scores_finished_runs(mnist, tmp_path, capsys):
     assert out.count("test errors (20 labels") == 2
     row = [line for line in out.splitlines() if line.startswith("| 20 |")]
     assert len(row) == 1 and "| 2 |" in row[0]
+
+
+def test_hidden_activation_std_follows_the_weight_norm_scale():
+    """The diagnostic that shows D outgrowing its noise: doubling the first layer's scale doubles its spread."""
+    from translate.nn import MLPDiscriminator
+    from translate.pipelines.semisup import _hidden_activation_std
+
+    torch.manual_seed(0)
+    discriminator = MLPDiscriminator(784, 10, (32, 16), 0.3, 0.5, weight_norm=True, activation="relu")
+    images = np.random.default_rng(0).integers(0, 256, (50, 28, 28), dtype=np.uint8)
+    with torch.no_grad():
+        discriminator.body[1].bias.zero_()
+        before = _hidden_activation_std(discriminator, images)
+        discriminator.body[1].parametrizations.weight.original0.mul_(2)
+        after = _hidden_activation_std(discriminator, images)
+    assert len(before) == 2 and after[0] == pytest.approx(2 * before[0], rel=1e-2)

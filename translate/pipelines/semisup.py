@@ -303,6 +303,8 @@ class SemiSupervised(Pipeline):
         metrics = {"data": str(data), "labels": options.labels, "test_images": len(labels), "test_errors": errors,
                    "test_error_percent": round(100 * errors / len(labels), 3),
                    "per_class_accuracy": [round(a, 4) for a in per_class]}
+        if isinstance(networks["D"], MLPDiscriminator):
+            metrics["hidden_activation_std"] = _hidden_activation_std(networks["D"], images[:1000])
         judge = judge_steps > 0 and "G" in networks
         if baseline_steps > 0 or judge:
             train_images, train_labels = load_split(data, options, "train")
@@ -355,6 +357,19 @@ def _test_errors(discriminator: nn.Module, images: np.ndarray, labels: np.ndarra
     predicted = torch.cat(predictions).numpy()
     per_class = [float((predicted[labels == k] == k).mean()) for k in range(options.num_classes)]
     return int((predicted != labels).sum()), per_class
+
+
+@torch.no_grad()
+def _hidden_activation_std(discriminator: MLPDiscriminator, images: np.ndarray) -> list[float]:
+    """The std of each hidden layer's output on `images`, noise off. Set against --hidden-noise's σ it says how
+    much the training noise still perturbs D: learned weight-norm scales let D outgrow it (BENCHMARKS.md)."""
+    discriminator.eval()
+    hidden, spreads = as_float_batch(images).to(next(discriminator.parameters()).device).flatten(1), []
+    for layer in discriminator.body:
+        hidden = layer(hidden)
+        if isinstance(layer, (nn.ReLU, nn.LeakyReLU)):
+            spreads.append(round(hidden.float().std().item(), 3))
+    return spreads
 
 
 def _supervised_baseline(images: np.ndarray, labels: np.ndarray, options: SemiSupervisedOptions, steps: int,
