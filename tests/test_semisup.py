@@ -134,6 +134,8 @@ def test_train_resume_eval_and_sample(mnist, tmp_path, capsys):
     assert metrics["test_images"] == 40 and 0 <= metrics["test_errors"] <= 40
     assert len(metrics["per_class_accuracy"]) == 10 and "supervised_baseline_errors" in metrics
     assert len(metrics["hidden_activation_std"]) == 5 and all(s > 0 for s in metrics["hidden_activation_std"])
+    confused = [int(line.split(": ")[1]) for line in metrics["top_confusions"]]
+    assert confused == sorted(confused, reverse=True) and sum(confused) <= metrics["test_errors"]
     assert 1 <= metrics["sample_score"] <= 10 and metrics["samples_judged"] == 10000
     assert sum(metrics["sample_class_fractions"]) == pytest.approx(1, abs=1e-3) and 0 <= metrics["judge_test_errors"] <= 40
     assert main(["infer", str(run), "sample", "--out", str(tmp_path / "out")]) == 0
@@ -224,3 +226,12 @@ def test_hidden_activation_std_follows_the_weight_norm_scale():
         discriminator.body[1].parametrizations.weight.original0.mul_(2)
         after = _hidden_activation_std(discriminator, images)
     assert len(before) == 2 and after[0] == pytest.approx(2 * before[0], rel=1e-2)
+
+
+def test_top_confusions_counts_the_most_frequent_mistakes_first():
+    from translate.pipelines.semisup import _top_confusions
+
+    labels = np.array([7, 7, 7, 1, 1, 4, 3])
+    predicted = np.array([2, 2, 2, 1, 0, 9, 3])
+    assert _top_confusions(predicted, labels) == ["7→2: 3", "1→0: 1", "4→9: 1"]
+    assert _top_confusions(labels, labels) == []

@@ -299,10 +299,12 @@ class SemiSupervised(Pipeline):
         """Test errors (count and %), per-class accuracy, the same classifier trained on the labelled subset
         alone (supervised baseline) for contrast, and a score of G's samples by a judge trained on all labels."""
         images, labels = load_split(data, options, "test")
-        errors, per_class = _test_errors(networks["D"], images, labels, options)
+        predicted = _predict(networks["D"], images)
+        errors, per_class = _test_errors(predicted, labels, options)
         metrics = {"data": str(data), "labels": options.labels, "test_images": len(labels), "test_errors": errors,
                    "test_error_percent": round(100 * errors / len(labels), 3),
-                   "per_class_accuracy": [round(a, 4) for a in per_class]}
+                   "per_class_accuracy": [round(a, 4) for a in per_class],
+                   "top_confusions": _top_confusions(predicted, labels)}
         if isinstance(networks["D"], MLPDiscriminator):
             metrics["hidden_activation_std"] = _hidden_activation_std(networks["D"], images[:1000])
         judge = judge_steps > 0 and "G" in networks
@@ -310,7 +312,7 @@ class SemiSupervised(Pipeline):
             train_images, train_labels = load_split(data, options, "train")
         if baseline_steps > 0:
             baseline = _supervised_baseline(train_images, train_labels, options, baseline_steps, seed)
-            baseline_errors, _ = _test_errors(baseline, images, labels, options)
+            baseline_errors, _ = _test_errors(_predict(baseline, images), labels, options)
             metrics.update({"supervised_baseline_errors": baseline_errors, "supervised_baseline_steps": baseline_steps})
         if judge:
             metrics.update(_judge_samples(networks["G"], options, judge_steps, seed, (train_images, train_labels),
@@ -346,7 +348,7 @@ def classify(discriminator: nn.Module, image: np.ndarray, options: SemiSupervise
 
 
 @torch.no_grad()
-def _test_errors(discriminator: nn.Module, images: np.ndarray, labels: np.ndarray, options) -> tuple[int, list[float]]:
+def _predict(discriminator: nn.Module, images: np.ndarray) -> np.ndarray:
     discriminator.eval()
     device = next(discriminator.parameters()).device
     predictions = []
@@ -354,9 +356,21 @@ def _test_errors(discriminator: nn.Module, images: np.ndarray, labels: np.ndarra
     for start in range(0, len(images), 100):
         batch = as_float_batch(images[start:start + 100]).to(device)
         predictions.append(discriminator(batch).argmax(1).cpu())
-    predicted = torch.cat(predictions).numpy()
+    return torch.cat(predictions).numpy()
+
+
+def _test_errors(predicted: np.ndarray, labels: np.ndarray, options) -> tuple[int, list[float]]:
     per_class = [float((predicted[labels == k] == k).mean()) for k in range(options.num_classes)]
     return int((predicted != labels).sum()), per_class
+
+
+def _top_confusions(predicted: np.ndarray, labels: np.ndarray, count: int = 5) -> list[str]:
+    """The most frequent mistakes as "true→predicted: n", most first: a run whose one cluster of a class
+    settled under another class's label shows up at the top (BENCHMARKS.md: 7→2)."""
+    wrong = predicted != labels
+    pairs, counts = np.unique(np.stack([labels[wrong], predicted[wrong]]), axis=1, return_counts=True)
+    order = np.argsort(-counts, kind="stable")[:count]
+    return [f"{pairs[0, i]}→{pairs[1, i]}: {counts[i]}" for i in order]
 
 
 @torch.no_grad()
@@ -419,7 +433,7 @@ def _judge_samples(generator: nn.Module, options: SemiSupervisedOptions, steps: 
     judge_options = SemiSupervisedOptions(network=options.network, image_size=options.image_size,
                                           channels=options.channels, num_classes=options.num_classes)
     judge = _train_classifier(*train, judge_options, steps, seed)
-    judge_errors, _ = _test_errors(judge, *test, options)
+    judge_errors, _ = _test_errors(_predict(judge, test[0]), test[1], options)
     generator.eval()
     device = next(generator.parameters()).device
     with torch.random.fork_rng(), torch.no_grad():
