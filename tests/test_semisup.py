@@ -233,5 +233,5 @@ def test_top_confusions_counts_the_most_frequent_mistakes_first():
 
     labels = np.array([7, 7, 7, 1, 1, 4, 3])
     predicted = np.array([2, 2, 2, 1, 0, 9, 3])
-    assert _top_confusions(predicted, labels) == ["7→2: 3", "1→0: 1", "4→9: 1"]
+    assert _top_confusions(predicted, labels) == ["7->2: 3", "1->0: 1", "4->9: 1"]
     assert _top_confusions(labels, labels) == []

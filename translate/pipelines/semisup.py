@@ -365,12 +365,12 @@ def _test_errors(predicted: np.ndarray, labels: np.ndarray, options) -> tuple[in
 
 
 def _top_confusions(predicted: np.ndarray, labels: np.ndarray, count: int = 5) -> list[str]:
-    """The most frequent mistakes as "true→predicted: n", most first: a run whose one cluster of a class
-    settled under another class's label shows up at the top (BENCHMARKS.md: 7→2)."""
+    """The most frequent mistakes as "true->predicted: n", most first: a run whose one cluster of a class
+    settled under another class's label shows up at the top (BENCHMARKS.md: 7->2)."""
     wrong = predicted != labels
     pairs, counts = np.unique(np.stack([labels[wrong], predicted[wrong]]), axis=1, return_counts=True)
     order = np.argsort(-counts, kind="stable")[:count]
-    return [f"{pairs[0, i]}→{pairs[1, i]}: {counts[i]}" for i in order]
+    return [f"{pairs[0, i]}->{pairs[1, i]}: {counts[i]}" for i in order]
 
 
 @torch.no_grad()
