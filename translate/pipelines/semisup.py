@@ -296,8 +296,9 @@ class SemiSupervised(Pipeline):
     @classmethod
     def evaluate(cls, networks, options, data: str, seed: int = 0, baseline_steps: int = 2000,
                  judge_steps: int = 2000, **_) -> dict:
-        """Test errors (count and %), per-class accuracy, the same classifier trained on the labelled subset
-        alone (supervised baseline) for contrast, and a score of G's samples by a judge trained on all labels."""
+        """Test errors (count and %), per-class accuracy and the most frequent mistakes, the spread of D's hidden
+        activations (MLP D), the same classifier trained on the labelled subset alone (supervised baseline) for
+        contrast, and a score of G's samples by a judge trained on all labels."""
         images, labels = load_split(data, options, "test")
         predicted = _predict(networks["D"], images)
         errors, per_class = _test_errors(predicted, labels, options)
