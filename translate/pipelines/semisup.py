@@ -62,8 +62,8 @@ class SemiSupervisedOptions:
     train_hidden_scale: bool = option(True, "learn the weight-norm scale of D's hidden layers (the improved-GAN "
                                       "code fixes it at its data-dependent value; only the output scale learns)")
     reference_generator: bool = option(False, "the improved-GAN code's G: softplus, batch norm with a learned shift "
-                                       "only, weight-normalised output (here it collapsed to one saturated image "
-                                       "within 10k steps in 3 of 3 seeds; the default G uses ReLU and plain BN)")
+                                       "only, weight-normalised output (here it collapsed within 10k steps in all "
+                                       "5 runs tried, with our D or the code's; the default G uses ReLU and plain BN)")
     data_init: bool = option(False, "data-dependent initialisation of D's weight-normalised layers on 500 "
                              "training images (Salimans & Kingma 2016, as the improved-GAN code does)")
     generator_objective: str = option("feature_matching", "feature_matching (better classifier) or minibatch "
