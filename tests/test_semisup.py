@@ -100,6 +100,27 @@ def test_data_dependent_init_standardises_each_weight_normalised_layer():
     assert not hidden_scale.requires_grad and network.head.parametrizations.weight.original0.requires_grad
 
 
+def test_longer_directions_keep_the_weights_and_slow_adams_turn():
+    from translate.nn import MLPDiscriminator
+
+    def build(direction_std):
+        torch.manual_seed(0)
+        return MLPDiscriminator(64, 10, (32, 16), weight_norm=True, direction_std=direction_std).eval()
+
+    default, lengthened, x = build(0.0), build(0.3), torch.rand(8, 64)
+    assert torch.allclose(default(x), lengthened(x), atol=1e-6)  # the same function at init
+    lengths = lengthened.body[0].parametrizations.weight.original1.norm(dim=1)
+    assert torch.allclose(lengths, torch.full_like(lengths, 0.3 * 64**0.5))  # as if drawn from N(0, 0.3²): 2.4, not 0.58
+    turned = []
+    for network in (default, lengthened):  # one Adam step of the same size turns the longer direction less
+        optimizer = torch.optim.Adam(network.parameters(), lr=0.01)
+        before = network.body[0].weight.detach().clone()
+        network(x).logsumexp(1).mean().backward()
+        optimizer.step()
+        turned.append((network.body[0].weight.detach() - before).norm().item())
+    assert turned[1] < turned[0] / 2
+
+
 def test_sample_score_rewards_confident_and_varied_samples_only():
     from translate.pipelines.semisup import sample_score
 
@@ -158,8 +179,8 @@ def test_generator_has_its_own_adam_settings_when_asked(mnist):
         return {name: (group["lr"], group["betas"], group["eps"]) for name, optimizer in pipeline.optimizers().items()
                 for group in optimizer.param_groups}
 
-    assert adam_settings() == {"D": (0.003, (0.5, 0.999), 1e-8), "G": (0.003, (0.5, 0.999), 1e-8)}
-    assert adam_settings(generator_lr=0.001, generator_beta1=0.0, beta2=0.9999, adam_epsilon=1e-4) == {
+    assert adam_settings() == {"D": (0.001, (0.5, 0.999), 1e-8), "G": (0.001, (0.5, 0.999), 1e-8)}
+    assert adam_settings(lr=0.003, generator_lr=0.001, generator_beta1=0.0, beta2=0.9999, adam_epsilon=1e-4) == {
         "D": (0.003, (0.5, 0.9999), 1e-4), "G": (0.001, (0.0, 0.9999), 1e-4)}  # the Bad GAN code's, Theano's ε
     for bad in ({"beta2": 1.0}, {"generator_beta1": -0.1}, {"generator_lr": -1.0}, {"adam_epsilon": 0.0}):
         with pytest.raises(UserError):
