@@ -199,6 +199,9 @@ def test_class_folders_with_the_conv_variant_and_minibatch_objective(tmp_path):
                  "--generator-objective", "minibatch", "--consistency-weight", "1", "--no-progress"]) == 0
     assert main(["train", "semisup", "--data", str(tmp_path / "folders"), "--run", str(tmp_path / "r2"), "--steps", "1",
                  "--network", "conv", "--image-size", "32", "--channels", "3", "--labels", "4", "--data-init"]) == 2
+    assert main(["train", "semisup", "--data", str(tmp_path / "folders"), "--run", str(tmp_path / "r2"), "--steps", "1",
+                 "--network", "conv", "--image-size", "32", "--channels", "3", "--labels", "4",
+                 "--direction-std", "0.1"]) == 2  # the conv D has no weight norm to lengthen
     assert main(["train", "semisup", "--data", str(tmp_path / "folders"), "--run", str(tmp_path / "r3"), "--steps", "1",
                  "--network", "conv", "--image-size", "32", "--channels", "3", "--labels", "4",
                  "--consistency-weight", "-1"]) == 2  # a one-line error, not a silently disabled term

@@ -201,9 +201,12 @@ class SemiSupervised(Pipeline):
         for flag, weight in (("--consistency-weight", o.consistency_weight), ("--entropy-weight", o.entropy_weight)):
             if weight < 0:
                 raise UserError(f"{flag} {weight}: a weight must be 0 (off) or positive")
-        if o.data_init and not (o.network == "mlp" and o.weight_norm):
-            raise UserError("--data-init initialises weight-normalised layers: it needs --network mlp with "
-                            "--weight-norm; drop --data-init for this discriminator")
+        for flag, asked in (("--data-init", o.data_init), ("--direction-std", o.direction_std != 0)):
+            if asked and not (o.network == "mlp" and o.weight_norm):
+                raise UserError(f"{flag} acts on weight-normalised layers: it needs --network mlp with "
+                                f"--weight-norm; drop {flag} for this discriminator")
+        if o.direction_std < 0:
+            raise UserError(f"--direction-std {o.direction_std}: a length must be 0 (torch's init) or positive")
         self.labelled = balanced_subset(self.labels, o.labels, classes, o.subset_seed)
         self.D, self.G = build_networks(o)
         if o.data_init:
