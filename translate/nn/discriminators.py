@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.utils import parametrize
 
 from .layers import GaussianNoise, MinibatchDiscrimination, apply_spectral_norm, conv_bias, norm_layer
 from .tricks import initialise_from_data
@@ -165,7 +166,7 @@ class MLPDiscriminator(nn.Module):
         the lr per element whatever v's length, turn a longer v more slowly. The improved-GAN code draws v
         from N(0, 0.1²), 3–5× longer than torch's default init for these widths."""
         for layer in [*self.body, self.head]:
-            if isinstance(layer, nn.Linear) and hasattr(layer, "parametrizations"):
+            if isinstance(layer, nn.Linear) and parametrize.is_parametrized(layer, "weight"):
                 direction = layer.parametrizations.weight.original1
                 direction.mul_(std * direction.shape[1] ** 0.5 / direction.norm(dim=1, keepdim=True))
 

@@ -10,8 +10,8 @@ classification). Defaults are the paper's MNIST set-up as its code (openai/impro
 D 784-1000-500-250-250-250-10 with Gaussian noise (σ 0.3 on the input, 0.5 after each layer) and weight
 normalisation, feature matching on the last hidden layer before its noise; G 100-500-500-784 with batch
 norm and a sigmoid output; every batch of 100 holds each of the 100 labelled digits once; Adam 0.001
-β1 0.5 (the paper-time script's rate; the later script's 0.003 ended 9 errors worse on average over 3 seeds here),
-batch 100, linear decay over the last third; Polyak averaging (--ema-decay) of D. Where our
+β1 0.5 (the rate of the code's original MNIST script; its later one uses 0.003), batch 100, linear decay
+over the last third; Polyak averaging (--ema-decay) of D. Where our
 defaults differ from that code (leaky ReLU, learned hidden weight-norm scales, no data-dependent init,
 ReLU G with plain batch norm, torch's shorter initial weight-norm directions) the code's choice is an option;
 BENCHMARKS.md says why. Off by default:
@@ -68,9 +68,7 @@ class SemiSupervisedOptions:
                                        "with torch's short initial D directions; with --direction-std 0.1 it trained to "
                                        "the end in the one run tried; "
                                        "the default G uses ReLU and plain BN)")
-    # Weight normalisation makes D's output independent of the length of each direction v, but Adam moves v by
-    # about the lr per element, so a short v turns fast: torch's init gives |v| 0.58, the improved-GAN code's
-    # N(0, 0.1²) gives 1.6–3.2 for these widths, so D's directions start 3–5× slower there at the same lr
+    # why the length matters: MLPDiscriminator._lengthen_directions; what it changed here: BENCHMARKS.md
     direction_std: float = option(0.0, "lengthen the initial direction of each of D's weight-normalised layers to "
                                   "that of N(0, std²) draws, weights unchanged (0: torch's init; the "
                                   "improved-GAN code: 0.1): D's early steps turn its weights more slowly")
