@@ -67,7 +67,8 @@ class SemiSupervisedOptions:
                                        "only, weight-normalised output (it collapsed within 10k steps in all 5 runs "
                                        "with torch's short initial D directions; with the code's D and --direction-std 0.1 it "
                                        "trained to the end on 3 seeds, 106.7 ± 14.0 errors against 96.7 ± 4.5 for "
-                                       "the defaults; the default G uses ReLU and plain BN)")
+                                       "our D and G, both without the consistency term; the default G uses ReLU and "
+                                       "plain BN)")
     # why the length matters: MLPDiscriminator._lengthen_directions; what it changed here: BENCHMARKS.md
     direction_std: float = option(0.0, "lengthen the initial direction of each of D's weight-normalised layers to "
                                   "that of N(0, std²) draws, weights unchanged (0: torch's init; the "
