@@ -6,7 +6,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -352,3 +352,30 @@ def test_channels_last_check_ignores_dropout_masks_which_differ_by_layout():
 
     torch.manual_seed(0)
     assert channels_last_is_safe(tn.UNetGenerator(num_downs=6, ngf=4, dropout=True), torch.randn(2, 3, 64, 64))
+
+
+@pytest.mark.parametrize("native_bf16", [True, False])
+def test_cpu_precision_advice_follows_the_cpus_bf16_support(monkeypatch, capsys, native_bf16):
+    import translate.train.trainer as trainer_module
+
+    monkeypatch.setattr(trainer_module, "cpu_has_native_bf16", lambda: native_bf16)
+    options = TrainerOptions(steps=1, workers=0, progress=False, device="cpu")
+    Trainer(ScalarFit, ScalarOptions(), replace(options, precision="bf16"), "none")
+    bf16_advice = capsys.readouterr().err
+    Trainer(ScalarFit, ScalarOptions(), replace(options, precision="fp16"), "none")
+    fp16_advice = capsys.readouterr().err
+    assert ("use --precision fp32" in bf16_advice) is not native_bf16
+    assert "fp16 on a CPU is slow" in fp16_advice
+    assert ("use bf16" in fp16_advice) is native_bf16 and ("use fp32" in fp16_advice) is not native_bf16
+
+
+def test_bf16_support_probe_agrees_with_the_kernels_cpu_flags():
+    import platform
+
+    from translate.train.trainer import cpu_has_native_bf16
+
+    cpuinfo = Path("/proc/cpuinfo")
+    if platform.machine() != "x86_64" or not cpuinfo.exists():
+        pytest.skip("needs an x86-64 Linux machine, whose /proc/cpuinfo lists the CPU's flags")
+    flags = set(next(line for line in cpuinfo.read_text().splitlines() if line.startswith("flags")).split())
+    assert cpu_has_native_bf16() == bool(flags & {"amx_tile", "amx_bf16", "avx512_bf16"})

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from .errors import UserError
-from .train import Pipeline, Trainer, TrainerOptions, adam
+from .train import Pipeline, Trainer, TrainerOptions, adam, cpu_has_native_bf16
 
 
 def _process_pool(jobs: int) -> ProcessPoolExecutor:
@@ -33,7 +33,9 @@ def _process_pool(jobs: int) -> ProcessPoolExecutor:
 
 
 def _machine() -> str:
-    device = torch.cuda.get_device_name() if torch.cuda.is_available() else f"CPU ({os.cpu_count()} cores)"
+    # bf16 speed hinges on AMX/AVX512-BF16 (BENCHMARKS.md), so a CPU's figures say which kind it was
+    bf16 = "native bf16" if cpu_has_native_bf16() else "no native bf16"
+    device = torch.cuda.get_device_name() if torch.cuda.is_available() else f"CPU ({os.cpu_count()} cores, {bf16})"
     return f"{device}, torch {torch.__version__}, {platform.machine()}"
 
 

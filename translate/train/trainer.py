@@ -11,6 +11,7 @@ import contextlib
 import json
 import math
 import os
+import platform
 import random
 import signal
 import sys
@@ -50,6 +51,17 @@ def choose_device(name: str) -> torch.device:
     if name == "cuda":
         return torch.device("cuda", distributed.context().local_rank)
     return torch.device(name)
+
+
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU does bf16 matrix products in hardware (AMX or AVX512-BF16). An x86 CPU without
+    either emulates them, and bf16 autocast is then 2.4–4× slower than fp32 for our pipelines (BENCHMARKS.md,
+    "bf16 on a CPU without AMX"). Other architectures, and torch builds without the probes, count as yes."""
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        return True
+    probes = [getattr(torch.cpu, name, None) for name in ("_is_amx_tile_supported", "_is_avx512_bf16_supported")]
+    answers = [probe() for probe in probes if probe is not None]
+    return any(answers) or not answers
 
 
 def seed_everything(seed: int) -> None:
@@ -189,8 +201,8 @@ class Trainer:
         self.dist = distributed.init_distributed(device_type)
         self.device = choose_device(trainer_options.device)
         self.distributed = self.dist.enabled
-        if trainer_options.precision == "fp16" and self.device.type == "cpu":
-            self._say("--precision fp16 on a CPU is slow (it is meant for GPUs); bf16 is the fast CPU choice")
+        if self.device.type == "cpu":
+            self._warn_about_cpu_precision(trainer_options.precision)
         if trainer_options.deterministic:
             os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
             torch.use_deterministic_algorithms(True)
@@ -389,6 +401,15 @@ class Trainer:
         self._say(f"resumed {self.run_dir} at step {self.step}")
 
     # --- the loop --------------------------------------------------------------------------------
+    def _warn_about_cpu_precision(self, precision: str) -> None:
+        native_bf16 = cpu_has_native_bf16()
+        if precision == "fp16":
+            self._say("--precision fp16 on a CPU is slow (it is meant for GPUs); use "
+                      + ("bf16, the fast choice on this CPU" if native_bf16 else "fp32"))
+        elif precision == "bf16" and not native_bf16:
+            self._say("--precision bf16: this CPU has neither AMX nor AVX512-BF16, so bf16 is emulated and "
+                      "slower than fp32 (2.4–4× for our pipelines on one such CPU, BENCHMARKS.md); use --precision fp32")
+
     def _say(self, message: str) -> None:
         if distributed.is_main_process():
             print(message, file=sys.stderr, flush=True)
