@@ -7,7 +7,7 @@
     translate export WEIGHTS --onnx FILE
     translate demo [--port P]
     translate bench NAME
-    translate weights
+    translate weights [list | add RUN_DIR NAME | check [NAME...]]
 """
 
 from __future__ import annotations
@@ -168,8 +168,10 @@ def command_bench(args, extra: list[str]) -> int:
 
 
 def command_weights(args) -> int:
-    from .weights import WEIGHTS_DIR, available, ship
+    from .weights import WEIGHTS_DIR, available, check, ship
 
+    if args.action == "check":
+        return _check_weights(check(args.rest or None))
     if args.action == "add":
         if len(args.rest) != 2:
             raise UserError("usage: translate weights add RUN_DIR NAME [--eval-data PATH]... [--half] [--note TEXT]")
@@ -184,6 +186,31 @@ def command_weights(args) -> int:
     if not names:
         print(f"no weights in {WEIGHTS_DIR}")
     return 0
+
+
+def _check_weights(rows: list[dict]) -> int:
+    """Print `translate weights check`'s result, a line per weights and data set with any metric that
+    differs below it; 1 when one differs from its card."""
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for row in rows:
+        groups.setdefault((row["name"], row["data"]), []).append(row)
+    differ = skipped = 0
+    for (name, data), group in groups.items():
+        if "skipped" in group[0]:
+            skipped += 1
+            print(f"{name} on {data}: not scored here: {group[0]['skipped']} (weights/README.md says how the "
+                  "card's data was made)")
+            continue
+        wrong = [row for row in group if not row["ok"]]
+        differ += bool(wrong)
+        print(f"{name} on {data}: " + (f"{len(wrong)} of {len(group)} metrics DIFFER from the card" if wrong
+                                       else f"all {len(group)} metrics as the card says"))
+        for row in wrong:
+            print(f"    {row['metric']}: card {row['card']}, here {row['here']}")
+    outcomes = [f"{len(groups) - differ - skipped} match their model cards"]
+    outcomes += [f"{differ} differ"] * bool(differ) + [f"{skipped} not scored here"] * bool(skipped)
+    print(f"{len(groups)} checks (weights × data set): " + ", ".join(outcomes))
+    return 1 if differ else 0
 
 
 def _inference_device(name: str):
@@ -242,9 +269,12 @@ def _main_parser() -> argparse.ArgumentParser:
     demo.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 to share on a network)")
     bench = commands.add_parser("bench", help="print speed and quality figures (see BENCHMARKS.md)", add_help=False)
     bench.add_argument("name", nargs="?", default="--help")
-    weights = commands.add_parser("weights", help="list the shipped weights, or add a run's weights to them")
-    weights.add_argument("action", nargs="?", choices=("list", "add"), default="list")
-    weights.add_argument("rest", nargs="*", metavar="RUN_DIR NAME", help="for add: the run folder and the new name")
+    weights = commands.add_parser("weights", help="list the shipped weights, add a run's weights to them, or check "
+                                  "that they score here as their model cards say")
+    weights.add_argument("action", nargs="?", choices=("list", "add", "check"), default="list")
+    weights.add_argument("rest", nargs="*", metavar="RUN_DIR NAME",
+                         help="for add: the run folder and the new name; for check: the names to check (default: "
+                         "all; on the CPU, without the baselines and critics that `translate eval` trains)")
     weights.add_argument("--eval-data", action="append",
                          help="for add: data to score the weights on, repeatable (default: the training data)")
     weights.add_argument("--note", default="", help="for add: a remark for the model card (how the run ended...)")

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -196,3 +197,59 @@ def ship(run_dir: Path, name: str, eval_data: str | list[str] | None = None, hal
         card["note"] = note
     card["created"] = date.today().isoformat()
     return write_weights(dict(loaded.networks.items()), card, WEIGHTS_DIR / name, half=half)
+
+
+# `translate eval` options that train something at evaluation time (a supervised baseline, a judge, a critic):
+# a check turns them off, so it is quick and compares only what the weights alone decide
+NOTHING_TRAINED_AT_EVAL = {"baseline_steps": 0, "judge_steps": 0, "critic_steps": 0}
+
+
+def _card_sections(card: dict) -> list[tuple[str, dict]]:
+    """(data, metrics) for each data set the card was scored on (one, or a dict of several by name)."""
+    metrics = card.get("metrics", {})
+    if "data" in metrics:
+        return [(metrics["data"], metrics)]
+    return [(section["data"], section) for section in metrics.values()
+            if isinstance(section, dict) and "data" in section]
+
+
+def _matches(card_value, value) -> bool:
+    """Counts must be equal; measurements (rounded to 4 decimals on the cards) within 1e-3, absolute or relative."""
+    if isinstance(card_value, list):
+        return isinstance(value, list) and len(value) == len(card_value) and all(map(_matches, card_value, value))
+    if isinstance(card_value, int) and isinstance(value, int):
+        return card_value == value
+    return math.isclose(float(card_value), float(value), rel_tol=1e-3, abs_tol=1e-3)
+
+
+def _comparable(value) -> bool:
+    numbers = value if isinstance(value, list) else [value]
+    return bool(numbers) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in numbers)
+
+
+def _local(data: str) -> str:
+    """A card's data path, read from the repository root (where the cards' commands run) when it is not here."""
+    from_root = WEIGHTS_DIR.parent / data
+    return data if Path(data).exists() or not from_root.exists() else str(from_root)
+
+
+def check(names: list[str] | None = None) -> list[dict]:
+    """Re-score shipped weights the way their cards were scored, on the CPU, and compare with the cards.
+    One row per metric: name, data, metric, card, here, ok; or name, data, skipped (why) when the data
+    cannot be scored here (most often: it is not on this machine). Metrics that need training at
+    evaluation time are left out."""
+    rows = []
+    every = {name: load_weights(name, "cpu") for name in names or available()}  # a wrong name fails before any work
+    for name, loaded in every.items():
+        for data, card_metrics in _card_sections(loaded.card):
+            try:
+                metrics = loaded.pipeline.evaluate(loaded.networks, loaded.options, _local(data),
+                                                   **NOTHING_TRAINED_AT_EVAL)
+            except UserError as error:
+                rows.append({"name": name, "data": data, "skipped": str(error)})
+                continue
+            for metric, card_value in card_metrics.items():
+                if metric in metrics and _comparable(card_value):
+                    rows.append({"name": name, "data": data, "metric": metric, "card": card_value,
+                                 "here": metrics[metric], "ok": _matches(card_value, metrics[metric])})
+    return rows
