@@ -379,3 +379,11 @@ def test_bf16_support_probe_agrees_with_the_kernels_cpu_flags():
         pytest.skip("needs an x86-64 Linux machine, whose /proc/cpuinfo lists the CPU's flags")
     flags = set(next(line for line in cpuinfo.read_text().splitlines() if line.startswith("flags")).split())
     assert cpu_has_native_bf16() == bool(flags & {"amx_tile", "amx_bf16", "avx512_bf16"})
+
+
+def test_a_run_in_epochs_prints_its_length_in_steps_and_not_the_unused_steps_option(tmp_path, capsys):
+    assert main(["train", "ganlab", "--data", "ring8", "--run", str(tmp_path / "R"), "--epochs", "1", *TINY]) == 0
+    printed = capsys.readouterr().err
+    options_line = next(line for line in printed.splitlines() if line.startswith("training options:"))
+    assert "epochs=1" in options_line and " steps=" not in options_line
+    assert "ganlab: 256 steps (1 epochs)" in printed

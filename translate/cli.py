@@ -94,9 +94,11 @@ def command_train(argv: list[str]) -> int:
     if is_main_process():
         from .train.options import to_dict
 
-        for title, values in (("training", to_dict(trainer_options)), (pipeline.name, to_dict(options))):
+        shown = to_dict(trainer_options)
+        if trainer_options.epochs:
+            del shown["steps"]  # unused: --epochs sets the length, which the line after gives in steps
+        for title, values in (("training", shown), (pipeline.name, to_dict(options))):
             print(f"{title} options: " + " ".join(f"{k}={v}" for k, v in values.items()), file=sys.stderr)
-        # With --epochs the options line still shows the unused default steps=…: say what counts.
         length = f" ({trainer_options.epochs} epochs)" if trainer_options.epochs else ""
         print(f"{pipeline.name}: {trainer.total_steps} steps{length} on {trainer.device} "
               f"({trainer_options.precision}{', compiled' if trainer_options.compile else ''}), run folder {run_dir}",
