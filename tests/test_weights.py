@@ -1,6 +1,7 @@
 """The shipped weights: their model cards, and `translate weights check` that holds them to the cards."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -34,12 +35,14 @@ def test_weights_check_rescores_shipped_weights_and_flags_a_card_that_lies(tmp_p
 
 
 def test_shipped_weights_score_as_their_cards_say_where_their_data_is_here():
-    from translate.weights import available, check
+    from translate.weights import _local, available, check
 
     if "ganlab-ring8" not in available():
         pytest.skip("no shipped weights here")
     rows = check()  # the cards whose data is not here (../shared, /tmp/bk) come back as skipped
     compared = [row for row in rows if "skipped" not in row]
+    not_here = [row["data"] for row in rows if "skipped" in row and Path(_local(row["data"])).exists()]
+    assert not not_here, f"data here, yet not scored: {not_here}"
     assert any(row["name"] == "ganlab-ring8" for row in compared)  # its data, ring8, is built in
     wrong = [f"{row['name']} on {row['data']}, {row['metric']}: card {row['card']}, here {row['here']}"
              for row in compared if not row["ok"]]
