@@ -1,6 +1,7 @@
 """The GAN lab: the theory the blocks must reproduce, and the toy runs users start with."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -49,7 +50,8 @@ def test_nonsaturating_with_wgan_gp_covers_the_ring(tmp_path, capsys):
                  "--gp", "wgan-gp", "--no-progress"]) == 0
     printed = capsys.readouterr()
     assert "modes_covered=" in printed.out
-    assert "step 100/2000 " in printed.err and "s/step)" in printed.err  # no bar: a line per log interval
+    assert "step 100/2000 " in printed.err and "s/step, about " in printed.err  # no bar: a line per log interval
+    assert re.search(r"step 2000/2000 .*, about 0 s left\)", printed.err)  # the time left, at the last interval's pace
     assert main(["eval", str(run), "--data", "ring8", "--json"]) == 0
     printed = capsys.readouterr()
     metrics = json.loads(printed.out)  # stdout is the JSON line alone, ready for `| jq`

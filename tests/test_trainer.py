@@ -387,3 +387,11 @@ def test_a_run_in_epochs_prints_its_length_in_steps_and_not_the_unused_steps_opt
     options_line = next(line for line in printed.splitlines() if line.startswith("training options:"))
     assert "epochs=1" in options_line and " steps=" not in options_line
     assert "ganlab: 256 steps (1 epochs)" in printed
+
+
+@pytest.mark.parametrize("seconds, said", [(8.4, "about 8 s"), (100, "about 2 min"), (8340, "about 2 h 19 min"),
+                                           (3600, "about 1 h 00 min")])
+def test_the_log_line_says_the_time_left_roughly(seconds, said):
+    from translate.cli import _rough_duration
+
+    assert _rough_duration(seconds) == said

@@ -108,8 +108,10 @@ def command_train(argv: list[str]) -> int:
         for step, logs in trainer.iterate():
             if not trainer_options.progress and is_main_process():  # no bar (e.g. logging to a file): a line
                 losses = " ".join(f"{k}={v:.4g}" for k, v in logs.items())
-                print(f"step {step}/{trainer.total_steps} {losses} "
-                      f"({trainer.last_timing['time/step_s']:.3f} s/step)", file=sys.stderr, flush=True)
+                seconds_per_step = trainer.last_timing['time/step_s']
+                left = _rough_duration(seconds_per_step * (trainer.total_steps - step))
+                print(f"step {step}/{trainer.total_steps} {losses} ({seconds_per_step:.3f} s/step, {left} left)",
+                      file=sys.stderr, flush=True)
         metrics = {}
         if is_main_process():
             with trainer.aside():
@@ -120,6 +122,14 @@ def command_train(argv: list[str]) -> int:
         summary = {"step": trainer.step, **{k: round(v, 5) for k, v in logs.items()}, **metrics}
         print(" ".join(f"{k}={v}" for k, v in summary.items()))
     return 0
+
+
+def _rough_duration(seconds: float) -> str:
+    """A time left at the last interval's pace, e.g. "about 2 h 19 min", "about 40 s"."""
+    minutes = round(seconds / 60)
+    if minutes >= 60:
+        return f"about {minutes // 60} h {minutes % 60:02d} min"
+    return f"about {minutes} min" if minutes >= 1 else f"about {round(seconds)} s"
 
 
 def command_infer(args) -> int:
