@@ -63,6 +63,19 @@ def test_an_empty_side_is_a_clear_error(tmp_path):
         UnpairedImages(tmp_path / "trainA")
 
 
+def test_a_broken_image_read_by_a_worker_process_is_one_line(unpaired, tmp_path, capsys):
+    """torch re-raises a worker's error with the worker's traceback as its message; the user sees only ours."""
+    (unpaired / "trainB" / "3.jpg").write_bytes(b"not a jpeg")
+    options = [*TINY, "--workers", "2", "--steps", "5", "--batch-size", "5"]  # the last --workers wins
+    assert main(["train", "cyclegan", "--data", str(unpaired), "--run", str(tmp_path / "run"), *options]) == 2
+    stderr = capsys.readouterr().err
+    error = stderr.strip().splitlines()[-1]
+    assert "Traceback" not in stderr
+    assert error.startswith("error: ") and (f"not a readable image (cannot identify image file "
+                                            f"'{unpaired / 'trainB' / '3.jpg'}'); re-save it as PNG or JPEG, "
+                                            "or remove it") in error
+
+
 def test_train_resume_both_directions_and_eval(unpaired, tmp_path, capsys):
     run = tmp_path / "run"
     assert main(["train", "cyclegan", "--data", str(unpaired), "--run", str(run), "--steps", "4", "--stop-at", "2",

@@ -15,7 +15,7 @@ from safetensors.torch import load_file
 from torch import nn
 
 from translate.cli import main
-from translate.errors import NonFiniteLossError, UserError
+from translate.errors import ImageReadError, NonFiniteLossError, UserError
 from translate.train import Pipeline, Trainer, TrainerOptions, adam, channels_last_is_safe
 from translate.train.trainer import make_scheduler
 
@@ -163,6 +163,35 @@ def test_nan_loss_stops_with_a_message_and_keeps_the_last_good_checkpoint(tmp_pa
         trainer.fit()
     checkpoint = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
     assert checkpoint["step"] == 20 and torch.isfinite(checkpoint["networks"]["G"]["weight"]).all()
+
+
+class BreaksAtSixthRead(KeyDataset):
+    """A folder whose sixth image read fails, as a corrupt file met mid-epoch would."""
+
+    reads = 0
+
+    def __getitem__(self, key):
+        BreaksAtSixthRead.reads += 1
+        if BreaksAtSixthRead.reads == 6:
+            raise ImageReadError("data/5.png: not a readable image; re-save it as PNG or JPEG, or remove it")
+        return super().__getitem__(key)
+
+
+def test_a_bad_file_mid_run_saves_the_steps_trained_and_says_how_to_go_on(tmp_path, monkeypatch):
+    monkeypatch.setattr(ScalarFit, "dataset", lambda self: BreaksAtSixthRead())
+    BreaksAtSixthRead.reads = 0
+    options = TrainerOptions(steps=40, batch_size=1, workers=0, save_every=100, sample_every=0, progress=False)
+    trainer = Trainer(ScalarFit, ScalarOptions(), options, "none", run_dir=tmp_path)
+    with pytest.raises(ImageReadError, match=r"^data/5.png: not a readable image; .* remove it\. Steps up to 5 are "
+                                             rf"saved: continue with `translate train --resume {tmp_path}`$"):
+        trainer.fit()
+    assert torch.load(tmp_path / "checkpoint.pt", weights_only=True)["step"] == 5
+    # the first read failing: nothing trained, nothing saved, the message is the file's alone
+    BreaksAtSixthRead.reads = 5
+    fresh = Trainer(ScalarFit, ScalarOptions(), options, "none", run_dir=tmp_path / "fresh")
+    with pytest.raises(ImageReadError, match=r"remove it$"):
+        fresh.fit()
+    assert not (tmp_path / "fresh" / "checkpoint.pt").exists()
 
 
 def test_sigterm_saves_and_exits_cleanly_then_resume_continues(tmp_path):

@@ -26,7 +26,7 @@ from torch import nn
 from torch.utils.data import DataLoader, default_collate
 
 from ..data.sampling import ShardedBatchSampler
-from ..errors import NonFiniteLossError, UserError
+from ..errors import NonFiniteLossError, UserError, unwrapped
 from . import distributed
 from .options import TrainerOptions, to_dict
 from .pipeline import Pipeline
@@ -410,6 +410,16 @@ class Trainer:
             self._say("--precision bf16: this CPU has neither AMX nor AVX512-BF16, so bf16 is emulated and "
                       "slower than fp32 (2.4–4× for our pipelines on one such CPU, BENCHMARKS.md); use --precision fp32")
 
+    def _saved_before(self, error: UserError, first_step: int) -> UserError:
+        """A bad file met mid-run: save the steps trained so far first, and say how to go on once it is fixed.
+        (Not under torchrun: a save needs every rank, and only this one stopped.)"""
+        error = unwrapped(error)
+        if self.step == first_step or self.run_dir is None or self.distributed:
+            return error
+        self.save()
+        return type(error)(f"{error}. Steps up to {self.step} are saved: continue with "
+                           f"`translate train --resume {self.run_dir}`")
+
     def _say(self, message: str) -> None:
         if distributed.is_main_process():
             print(message, file=sys.stderr, flush=True)
@@ -543,6 +553,7 @@ class Trainer:
         self.write_options()
         self._loss_sums, self._loss_count, self._window_start, self._data_time = None, 0, self.step, 0.0
         end = min(self.total_steps, self.options.stop_at) if self.options.stop_at > 0 else self.total_steps
+        first_step = self.step
         previous_handlers = self._install_signal_handlers()
         bar = tqdm(total=self.total_steps, initial=self.step, disable=not (self.options.progress and
                    distributed.is_main_process()), dynamic_ncols=True, unit="step", desc=self.pipeline_cls.name)
@@ -551,7 +562,11 @@ class Trainer:
         window_started, window_steps, logs = time.perf_counter(), 0, {}
         try:
             while self.step < end and not self._stop_requested:
-                self._accumulate(self.pipeline.train_step(self.next_batch(), self.step))
+                try:
+                    batch = self.next_batch()
+                except UserError as error:
+                    raise self._saved_before(error, first_step) from None
+                self._accumulate(self.pipeline.train_step(batch, self.step))
                 for scheduler in self.schedulers.values():
                     scheduler.step()
                 for name, ema in self.ema.items():
