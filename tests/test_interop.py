@@ -4,7 +4,9 @@ import json
 
 import pytest
 import torch
+from PIL import Image
 
+from translate.cli import main
 from translate.errors import UserError
 from translate.interop import describe_reference_generator, load_reference_generator
 from translate.nn import ResnetGenerator, UNetGenerator
@@ -56,11 +58,39 @@ def test_other_files_are_refused_with_a_reason(tmp_path):
         describe_reference_generator({})
 
 
+class PickledModule(torch.nn.Module):  # saved whole, as some projects do: weights_only refuses it
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 3, 1)
+
+
+def _broken_checkpoint(path, kind):
+    if kind == "module":
+        torch.save(PickledModule(), path)
+    elif kind == "cut short":
+        torch.save({"conv.weight": torch.zeros(1000)}, path)
+        path.write_bytes(path.read_bytes()[:500])
+    else:
+        path.write_bytes({"empty": b"", "junk": b"junk"}[kind])
+
+
+@pytest.mark.parametrize("kind, reason", [
+    ("empty", "the file is empty or cut short"), ("cut short", "the file is empty or cut short"),
+    ("junk", "not a PyTorch file, or a damaged one"),
+    ("module", "it holds a pickled Python object (test_interop.PickledModule), not only tensors: load it in the "
+               "project that wrote it and save its state_dict() instead")])
+def test_unreadable_checkpoints_say_why_in_one_line(tmp_path, capsys, kind, reason):
+    path = tmp_path / "latest_net_G.pth"
+    _broken_checkpoint(path, kind)
+    Image.new("RGB", (8, 8)).save(tmp_path / "x.png")
+    assert main(["infer", str(path), str(tmp_path / "x.png"), "--out", str(tmp_path / "out")]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error == f"error: {path}: not a readable checkpoint ({reason})" or (
+        kind == "junk" and error.startswith(f"error: {path}: not a readable checkpoint ({reason}: ")), error
+
+
 def test_translate_infer_runs_a_reference_checkpoint_on_any_size(tmp_path):
     import numpy as np
-    from PIL import Image
-
-    from translate.cli import main
 
     torch.save(UNetGenerator(num_downs=7, ngf=4).state_dict(), tmp_path / "latest_net_G.pth")
     Image.fromarray(np.zeros((70, 90, 3), np.uint8)).save(tmp_path / "photo.jpg")

@@ -194,6 +194,16 @@ def test_a_bad_file_mid_run_saves_the_steps_trained_and_says_how_to_go_on(tmp_pa
     assert not (tmp_path / "fresh" / "checkpoint.pt").exists()
 
 
+def test_an_empty_checkpoint_is_a_one_line_error_on_resume(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "ganlab", "--data", "ring8", "--run", str(run), "--steps", "2", *TINY]) == 0
+    (run / "checkpoint.pt").write_bytes(b"")
+    assert main(["train", "--resume", str(run)]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        f"error: {run / 'checkpoint.pt'}: the checkpoint cannot be read (the file is empty or cut short); "
+        "delete it to restart the run")
+
+
 def test_sigterm_saves_and_exits_cleanly_then_resume_continues(tmp_path):
     run = tmp_path / "run"
     process = subprocess.Popen([sys.executable, "-m", "translate.cli", "train", "ganlab", "--data", "ring8",

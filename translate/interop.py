@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .errors import UserError
+from .errors import UserError, unreadable_torch_file
 from .nn import ResnetGenerator, UNetGenerator
 
 
@@ -78,7 +78,7 @@ def load_reference_generator(path: str | Path, state: dict | None = None) -> tup
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as error:
-            raise UserError(f"{path}: not a readable checkpoint ({str(error).splitlines()[0]})") from None
+            raise UserError(f"{path}: not a readable checkpoint ({unreadable_torch_file(error)})") from None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise UserError(f"{path}: expected a bare state_dict of tensors (the pix2pix/CycleGAN format)")
     # The reference loader drops InstanceNorm buffers written by PyTorch < 0.4; so do we.

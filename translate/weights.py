@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .errors import UserError
+from .errors import UserError, unreadable_torch_file
 
 WEIGHTS_DIR = Path(os.environ.get("TRANSLATE_WEIGHTS", Path(__file__).resolve().parent.parent / "weights"))
 
@@ -157,7 +157,7 @@ def load_weights(spec: str | Path, device: str | torch.device = "cpu") -> Loaded
         try:
             checkpoint = torch.load(source, map_location="cpu", weights_only=True)
         except Exception as error:  # pickle errors come in many types
-            raise UserError(f"{source}: not a readable checkpoint ({str(error).splitlines()[0]})") from None
+            raise UserError(f"{source}: not a readable checkpoint ({unreadable_torch_file(error)})") from None
         if isinstance(checkpoint, dict) and "export" in checkpoint:
             card = checkpoint["export"]["card"]
             pipeline, options, networks = _build(card, source)

@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import unreadable_torch_file
+
 Logits = torch.Tensor | Sequence[torch.Tensor]
 
 
@@ -284,8 +286,18 @@ class PerceptualLoss(nn.Module):
         if layer not in VGG19_LAYERS:
             raise ValueError(f"unknown VGG19 layer {layer!r}: choose one of {', '.join(VGG19_LAYERS)}")
         network = vgg19(weights=None)
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        network.load_state_dict(state.get("state_dict", state) if isinstance(state, dict) else state)
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as error:  # pickle errors come in many types
+            raise ValueError(f"{path}: not a readable weights file ({unreadable_torch_file(error)})") from None
+        state = state.get("state_dict", state) if isinstance(state, dict) else state
+        try:  # the classifier head is not used, but a file without VGG19's feature keys is something else
+            wrong = not isinstance(state, dict) or bool(network.load_state_dict(state, strict=False).missing_keys)
+        except RuntimeError:  # the same keys with other shapes
+            wrong = True
+        if wrong:
+            raise ValueError(f"{path}: not torchvision's VGG19 weights (its keys or shapes differ); expected "
+                             "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth")
         self.features = network.features[: VGG19_LAYERS[layer] + 1].eval().requires_grad_(False)
         self.criterion = F.l1_loss if criterion == "l1" else F.mse_loss
         low, high = input_range

@@ -26,7 +26,7 @@ from torch import nn
 from torch.utils.data import DataLoader, default_collate
 
 from ..data.sampling import ShardedBatchSampler
-from ..errors import NonFiniteLossError, UserError, unwrapped
+from ..errors import NonFiniteLossError, UserError, unreadable_torch_file, unwrapped
 from . import distributed
 from .options import TrainerOptions, to_dict
 from .pipeline import Pipeline
@@ -374,8 +374,8 @@ class Trainer:
         try:
             checkpoint = torch.load(path, map_location=self.device, weights_only=True)
         except Exception as error:
-            raise UserError(f"{path}: the checkpoint cannot be read ({str(error).splitlines()[0]}); "
-                            "it may be truncated — delete it to restart the run") from None
+            raise UserError(f"{path}: the checkpoint cannot be read ({unreadable_torch_file(error)}); "
+                            "delete it to restart the run") from None
         for name, network in self.raw.items():
             network.load_state_dict(checkpoint["networks"][name])
         for name, optimizer in self.optimizers.items():
