@@ -43,7 +43,16 @@ def test_train_resume_infer_any_size_and_eval(pairs, tmp_path, capsys):
                      "--test-dropout", "--seed", seed]) == 0
         outputs.append(np.asarray(Image.open(tmp_path / seed / "n.png")))
     assert not np.array_equal(*outputs)
+    # a folder stands for its images; an option for another pipeline is refused, not ignored
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in ("b.png", "a.jpg"):
+        Image.fromarray(np.zeros((40, 52, 3), np.uint8)).save(photos / name)
     capsys.readouterr()
+    assert main(["infer", str(run), str(photos), "--out", str(tmp_path / "folder")]) == 0
+    assert capsys.readouterr().out.split() == [str(tmp_path / "folder" / name) for name in ("a.png", "b.png")]
+    assert main(["infer", str(run), str(photos), "--out", str(tmp_path / "x"), "--direction", "BtoA"]) == 2
+    assert "--direction does not apply to pix2pix weights" in capsys.readouterr().err
     assert main(["eval", str(run), "--data", str(pairs), "--json"]) == 0
     metrics = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert metrics["pairs"] == 2 and 0 <= metrics["l1"] <= 1 and metrics["psnr"] > 0 and -1 <= metrics["ssim"] <= 1

@@ -425,7 +425,7 @@ def test_a_run_in_epochs_prints_its_length_in_steps_and_not_the_unused_steps_opt
     printed = capsys.readouterr().err
     options_line = next(line for line in printed.splitlines() if line.startswith("training options:"))
     assert "epochs=1" in options_line and " steps=" not in options_line
-    assert "ganlab: 256 steps (1 epochs)" in printed
+    assert "ganlab: 256 steps (1 epoch)" in printed
 
 
 @pytest.mark.parametrize("seconds, said", [(8.4, "about 8 s"), (100, "about 2 min"), (8340, "about 2 h 19 min"),

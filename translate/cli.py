@@ -99,7 +99,8 @@ def command_train(argv: list[str]) -> int:
             del shown["steps"]  # unused: --epochs sets the length, which the line after gives in steps
         for title, values in (("training", shown), (pipeline.name, to_dict(options))):
             print(f"{title} options: " + " ".join(f"{k}={v}" for k, v in values.items()), file=sys.stderr)
-        length = f" ({trainer_options.epochs} epochs)" if trainer_options.epochs else ""
+        epochs = trainer_options.epochs
+        length = f" ({epochs} epoch{'s' if epochs != 1 else ''})" if epochs else ""
         print(f"{pipeline.name}: {trainer.total_steps} steps{length} on {trainer.device} "
               f"({trainer_options.precision}{', compiled' if trainer_options.compile else ''}), run folder {run_dir}",
               file=sys.stderr)
@@ -135,8 +136,14 @@ def _rough_duration(seconds: float) -> str:
 def command_infer(args) -> int:
     from .weights import load_weights
 
+    from .data.images import list_images
+
     loaded = load_weights(args.weights, _inference_device(args.device))
-    written = loaded.pipeline.infer(loaded.networks, loaded.options, args.inputs, Path(args.out),
+    _refuse_options_it_ignores(args, loaded.pipeline.infer, loaded.pipeline.name)
+    # a folder stands for the images in it
+    inputs = [str(path) for given in args.inputs
+              for path in (list_images(given) if Path(given).is_dir() else [given])]
+    written = loaded.pipeline.infer(loaded.networks, loaded.options, inputs, Path(args.out),
                                     data=loaded.card.get("data", ""), **_extra(args))
     for path in written:
         print(path)
@@ -147,6 +154,7 @@ def command_eval(args) -> int:
     from .weights import load_weights
 
     loaded = load_weights(args.weights, _inference_device(args.device))
+    _refuse_options_it_ignores(args, loaded.pipeline.evaluate, loaded.pipeline.name)
     out = Path(args.out) if args.out else (Path(args.weights) / "eval" if Path(args.weights).is_dir() else None)
     metrics = loaded.pipeline.evaluate(loaded.networks, loaded.options, args.data, out=out, **_extra(args))
     metrics = {"weights": str(args.weights), **metrics}
@@ -229,6 +237,23 @@ def _inference_device(name: str):
     from .train.trainer import choose_device
 
     return choose_device(name)
+
+
+# options of `infer` and `eval` that only some pipelines take, with their defaults
+PIPELINE_SPECIFIC = {"direction": ("--direction", "AtoB"), "test_dropout": ("--test-dropout", False),
+                     "tile": ("--tile", 256)}
+
+
+def _refuse_options_it_ignores(args, method, pipeline_name: str) -> None:
+    """A pipeline-specific option given to weights that ignore it is an error, not a silent no-op: asking
+    pix2pix weights for --direction BtoA would otherwise translate A→B as if asked."""
+    import inspect
+
+    taken = inspect.signature(method).parameters
+    for name, (flag, default) in PIPELINE_SPECIFIC.items():
+        if getattr(args, name) != default and name not in taken:
+            raise UserError(f"{flag} does not apply to {pipeline_name} weights here; drop it "
+                            f"(`translate {args.command} --help` says which pipelines take it)")
 
 
 def _extra(args) -> dict:
