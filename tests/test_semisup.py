@@ -210,6 +210,31 @@ def test_class_folders_with_the_conv_variant_and_minibatch_objective(tmp_path):
                  "--entropy-weight", "-1"]) == 2
 
 
+@pytest.mark.parametrize("network", ["mlp", "conv"])
+def test_export_writes_the_classifier_and_onnxruntime_agrees(mnist, tmp_path, network):
+    import onnxruntime
+
+    from translate.data.classes import load_mnist
+    from translate.weights import load_weights
+
+    run = tmp_path / network
+    size = ["--image-size", "32"] if network == "conv" else []
+    if network == "conv":  # the conv D needs 32 or 64 px: MNIST's digits resized in class folders
+        images, labels = load_mnist(str(mnist), "train")
+        for i, (image, label) in enumerate(zip(images[:40], labels[:40])):
+            (tmp_path / "digits" / str(label)).mkdir(parents=True, exist_ok=True)
+            Image.fromarray(image).save(tmp_path / "digits" / str(label) / f"{i}.png")
+    data = tmp_path / "digits" if network == "conv" else mnist
+    assert main(["train", "semisup", "--data", str(data), "--run", str(run), "--steps", "1", "--network", network,
+                 *size, *TINY]) == 0
+    assert main(["export", str(run), "--onnx", str(tmp_path / "d.onnx")]) == 0
+    side = 32 if network == "conv" else 28
+    images = np.random.default_rng(0).random((3, 1, side, side), dtype=np.float32)
+    logits = onnxruntime.InferenceSession(str(tmp_path / "d.onnx")).run(None, {"input": images})[0]
+    expected = load_weights(run).networks["D"].eval()(torch.from_numpy(images)).detach().numpy()
+    assert logits.shape == (3, 10) and np.abs(logits - expected).max() <= 1e-4
+
+
 def test_bench_reports_mean_and_spread_over_seeds(mnist, capsys):
     assert main(["bench", "semisup", "--data", str(mnist), "--labels", "20", "--seeds", "2", "--steps", "2",
                  "--jobs", "2", "--first-seed", "3", "--precision", "bf16", "--consistency-weight", "0",

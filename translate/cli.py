@@ -298,7 +298,7 @@ def _main_parser() -> argparse.ArgumentParser:
                          help="pix2pix: keep the generator's dropout on at test time (the paper's noise; vary --seed)")
         sub.add_argument("--direction", default="AtoB", choices=("AtoB", "BtoA"),
                          help="CycleGAN: which generator to run (A→B or B→A)")
-    export = commands.add_parser("export", help="export a generator to ONNX")
+    export = commands.add_parser("export", help="export a generator (semisup: the classifier D) to ONNX")
     export.add_argument("weights")
     export.add_argument("--onnx", required=True, help="the .onnx file to write")
     demo = commands.add_parser("demo", help="launch the Gradio demo suite on the shipped weights")

@@ -1,4 +1,5 @@
-"""ONNX export of a pipeline's generator (`pip install -e .[export]` brings the exporter)."""
+"""ONNX export of a pipeline's deployable network: the generator, or the semi-supervised classifier
+(`pip install -e .[export]` brings the exporter)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,10 @@ def export_onnx(weights: str | Path, path: Path) -> Path:
     from .weights import load_weights
 
     loaded = load_weights(weights)
-    name, example = loaded.pipeline.export_example(loaded.options)
+    try:
+        name, example = loaded.pipeline.export_example(loaded.options)
+    except NotImplementedError as error:  # a pipeline with nothing to deploy
+        raise UserError(str(error)) from None
     network = loaded.networks[name].eval()
     # The batch size is dynamic; image sizes stay as exported (networks constrain them to multiples).
     dynamic = ({0: torch.export.Dim("batch", min=1, max=1024)},)

@@ -294,6 +294,11 @@ class SemiSupervised(Pipeline):
         return nn.ModuleDict({"D": discriminator, "G": generator})
 
     @classmethod
+    def export_example(cls, options: SemiSupervisedOptions) -> tuple[str, torch.Tensor]:
+        # the classifier is what deploys: images in [0, 1] → K class logits (noise is off in eval mode)
+        return "D", torch.rand(2, options.channels, options.image_size, options.image_size)
+
+    @classmethod
     def infer(cls, networks, options, inputs: list[str], out_dir: Path, seed: int = 0, **_) -> list[Path]:
         """Classify image files (written to OUT/predictions.csv); `sample` as the only input draws 64
         generator samples instead."""
