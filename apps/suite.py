@@ -36,9 +36,28 @@ def build() -> gr.Blocks:
 
 
 def launch(port: int = 7860, host: str = "127.0.0.1") -> None:
+    _check_port_is_free(host, port)  # before the weights load, so a busy port is said at once
     print(f"translate demo on http://{host}:{port} (Ctrl-C to stop)")
     build().queue().launch(server_name=host, server_port=port, share=False)
 
 
 if __name__ == "__main__":
     launch()
+
+
+def _check_port_is_free(host: str, port: int) -> None:
+    import socket
+
+    from translate.errors import UserError
+
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server does: TIME_WAIT is no conflict
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            import errno
+
+            advice = (f"stop what uses it, or pick another port, e.g. `translate demo --port {port + 1}`"
+                      if error.errno == errno.EADDRINUSE else
+                      "--host must be an address of this machine (127.0.0.1, or 0.0.0.0 for all of them)")
+            raise UserError(f"cannot serve the demo on {host}:{port} ({error.strerror}): {advice}") from None

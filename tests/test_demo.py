@@ -114,6 +114,21 @@ def test_ganlab_app_also_runs_alone():
     assert ganlab_app.demo() is not None
 
 
+def test_a_busy_port_is_a_one_line_error_before_anything_loads(capsys):
+    import socket
+
+    from translate.cli import main
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["demo", "--port", str(port)]) == 2
+    assert capsys.readouterr().err.strip() == (f"error: cannot serve the demo on 127.0.0.1:{port} (Address already in "
+                                               f"use): stop what uses it, or pick another port, e.g. `translate demo "
+                                               f"--port {port + 1}`")
+
+
 def test_suite_renders_in_headless_chromium(served_suite):
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
