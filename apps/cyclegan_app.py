@@ -18,6 +18,8 @@ for _key, _value in (("GRADIO_ANALYTICS_ENABLED", "False"), ("HF_HUB_OFFLINE", "
 import gradio as gr  # noqa: E402
 import numpy as np  # noqa: E402
 
+from apps import shows_user_errors  # noqa: E402
+
 WEIGHTS = "cyclegan-brooklyn"
 DIRECTIONS = {"A → B (label map → atlas)": "AtoB", "B → A (atlas → label map)": "BtoA"}
 
@@ -32,6 +34,7 @@ def _networks(spec: str):
     return loaded.networks
 
 
+@shows_user_errors
 def translate_both_ways(image: np.ndarray, direction: str, weights: str = WEIGHTS):
     """(translation, reconstruction) of an uploaded image in the chosen direction."""
     from translate.pipelines.cyclegan import cycle
@@ -66,4 +69,11 @@ def demo(weights: str = WEIGHTS) -> gr.Blocks:
 
 
 if __name__ == "__main__":
-    demo(sys.argv[1] if len(sys.argv) > 1 else WEIGHTS).queue().launch()
+    from translate.errors import UserError
+
+    chosen = sys.argv[1] if len(sys.argv) > 1 else WEIGHTS
+    try:
+        _networks(chosen)  # wrong weights are said now, in one line, not at the first click
+    except (UserError, gr.Error) as error:
+        sys.exit(f"error: {getattr(error, 'message', error)}")
+    demo(chosen).queue().launch()

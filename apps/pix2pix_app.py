@@ -18,6 +18,8 @@ for _key, _value in (("GRADIO_ANALYTICS_ENABLED", "False"), ("HF_HUB_OFFLINE", "
 
 import gradio as gr  # noqa: E402
 import numpy as np  # noqa: E402
+
+from apps import shows_user_errors  # noqa: E402
 import torch  # noqa: E402
 
 WEIGHTS = "pix2pix-brooklyn"
@@ -49,6 +51,7 @@ def _generator():
     return loaded.networks["G"], loaded.options
 
 
+@shows_user_errors
 def translate_label_map(label_map: np.ndarray) -> np.ndarray:
     from translate.data.images import image_to_tensor, tensor_to_image
     from translate.pipelines.pix2pix import translate_image
@@ -63,6 +66,7 @@ def translate_label_map(label_map: np.ndarray) -> np.ndarray:
     return tensor_to_image(output)
 
 
+@shows_user_errors
 def translate_drawing(drawing) -> np.ndarray:
     """A sketchpad drawing (strokes on a transparent or black canvas) → the atlas tile."""
     image = drawing.get("composite") if isinstance(drawing, dict) else drawing

@@ -18,6 +18,8 @@ for _key, _value in (("GRADIO_ANALYTICS_ENABLED", "False"), ("HF_HUB_OFFLINE", "
 
 import gradio as gr  # noqa: E402
 import numpy as np  # noqa: E402
+
+from apps import shows_user_errors  # noqa: E402
 import torch  # noqa: E402
 
 WEIGHTS = "semisup-mnist100"  # the default choice
@@ -63,6 +65,7 @@ def _drawing_to_digit(drawing) -> np.ndarray:
     return ink.clip(0, 255).astype(np.uint8)
 
 
+@shows_user_errors
 def classify_drawing(drawing, labels=None):
     """({digit: probability}, real score) of a drawn or uploaded digit, by the run trained from `labels` labels."""
     from translate.pipelines.semisup import classify
@@ -72,6 +75,7 @@ def classify_drawing(drawing, labels=None):
     return {str(k): float(p) for k, p in enumerate(probabilities)}, f"D(x) = {real:.3f} (1 = looks real, 0 = fake)"
 
 
+@shows_user_errors
 def samples(seed: float, labels=None) -> np.ndarray:
     from translate.pipelines.semisup import _as_images, sample_grid
 

@@ -20,6 +20,8 @@ for _key, _value in (("GRADIO_ANALYTICS_ENABLED", "False"), ("HF_HUB_OFFLINE", "
 import gradio as gr  # noqa: E402
 import numpy as np  # noqa: E402
 
+from apps import shows_user_errors  # noqa: E402
+
 WEIGHTS = "srresnet-x4"
 MODELS = {"SRResNet ×4 (PSNR)": "srresnet-x4", "SRGAN ×4 (GAN)": "srgan-x4"}
 LOADED = "the checkpoint loaded below"
@@ -54,6 +56,7 @@ def synthetic_photo(seed: int, size: int = 96) -> np.ndarray:
     return cv2.resize(canvas, (size, size), interpolation=cv2.INTER_AREA)
 
 
+@shows_user_errors
 def super_resolve_photo(photo: np.ndarray, model: str, checkpoint: str | None, tile: int):
     """(bicubic, model) pair for the slider, and the model's result as a PNG file."""
     from translate.data.images import image_to_tensor, save_image

@@ -41,10 +41,6 @@ def launch(port: int = 7860, host: str = "127.0.0.1") -> None:
     build().queue().launch(server_name=host, server_port=port, share=False)
 
 
-if __name__ == "__main__":
-    launch()
-
-
 def _check_port_is_free(host: str, port: int) -> None:
     import socket
 
@@ -61,3 +57,7 @@ def _check_port_is_free(host: str, port: int) -> None:
                       if error.errno == errno.EADDRINUSE else
                       "--host must be an address of this machine (127.0.0.1, or 0.0.0.0 for all of them)")
             raise UserError(f"cannot serve the demo on {host}:{port} ({error.strerror}): {advice}") from None
+
+
+if __name__ == "__main__":
+    launch()

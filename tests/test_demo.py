@@ -62,6 +62,21 @@ def test_super_resolution_tab_answers_through_gradio_client(served_suite, tmp_pa
     assert bicubic.size == model.size == Image.open(result).size == (120, 160)
 
 
+def test_a_broken_checkpoint_upload_shows_its_one_line_reason(served_suite, tmp_path):
+    from gradio_client import Client, handle_file
+    from gradio_client.exceptions import AppError
+    from PIL import Image
+
+    from apps.srgan_app import LOADED, synthetic_photo
+
+    Image.fromarray(synthetic_photo(3, 24)).save(tmp_path / "photo.png")
+    (tmp_path / "broken.pth").write_bytes(b"")
+    with pytest.raises(AppError, match=r"broken.pth: not a readable checkpoint \(the file is empty or cut short\)"):
+        Client(served_suite, verbose=False).predict(handle_file(str(tmp_path / "photo.png")), LOADED,
+                                                    handle_file(str(tmp_path / "broken.pth")), 16,
+                                                    api_name="/super_resolve")
+
+
 def test_cyclegan_tab_translates_both_ways_through_gradio_client(served_suite, tmp_path):
     from gradio_client import Client, handle_file
     from PIL import Image
