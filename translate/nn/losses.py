@@ -285,11 +285,11 @@ class PerceptualLoss(nn.Module):
                 "weights unset to use the discriminator-feature loss instead")
         if layer not in VGG19_LAYERS:
             raise ValueError(f"unknown VGG19 layer {layer!r}: choose one of {', '.join(VGG19_LAYERS)}")
-        network = vgg19(weights=None)
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as error:  # pickle errors come in many types
             raise ValueError(f"{path}: not a readable weights file ({unreadable_torch_file(error)})") from None
+        network = vgg19(weights=None)
         state = state.get("state_dict", state) if isinstance(state, dict) else state
         try:  # the classifier head is not used, but a file without VGG19's feature keys is something else
             wrong = not isinstance(state, dict) or bool(network.load_state_dict(state, strict=False).missing_keys)
