@@ -210,21 +210,46 @@ def test_class_folders_with_the_conv_variant_and_minibatch_objective(tmp_path):
                  "--entropy-weight", "-1"]) == 2
 
 
+def _digit_folders(mnist, root, classes):
+    """The fake MNIST's training digits of `classes` as class folders of PNGs (a user's own domain)."""
+    images, labels = load_mnist(str(mnist), "train")
+    for i, (image, label) in enumerate(zip(images, labels)):
+        if label in classes:
+            (root / str(label)).mkdir(parents=True, exist_ok=True)
+            Image.fromarray(image).save(root / str(label) / f"{i}.png")
+    return root
+
+
+def test_fine_tuning_on_fewer_classes_keeps_the_body_and_starts_the_head_fresh(mnist, tmp_path, capsys):
+    from translate.pipelines.semisup import SemiSupervised, SemiSupervisedOptions
+    from translate.train import Trainer, TrainerOptions
+    from translate.weights import load_weights
+
+    assert main(["train", "semisup", "--data", str(mnist), "--run", str(tmp_path / "ten"), "--steps", "1", *TINY]) == 0
+    three = _digit_folders(mnist, tmp_path / "three", (0, 1, 2))
+    trainer = Trainer(SemiSupervised, SemiSupervisedOptions(labels=3), TrainerOptions(
+        steps=1, progress=False, init=str(tmp_path / "ten")), str(three))
+    assert "D's head starts fresh (the data has another number of classes than the weights)" in capsys.readouterr().err
+    initial = load_weights(tmp_path / "ten").networks
+    fine_tuned = trainer.raw["D"].state_dict()
+    for key, value in initial["D"].state_dict().items():
+        if key.startswith("head."):
+            assert fine_tuned[key].shape[0] == 3
+        else:
+            assert torch.equal(fine_tuned[key], value), key
+    assert all(torch.equal(trainer.raw["G"].state_dict()[k], v) for k, v in initial["G"].state_dict().items())
+
+
 @pytest.mark.parametrize("network", ["mlp", "conv"])
 def test_export_writes_the_classifier_and_onnxruntime_agrees(mnist, tmp_path, network):
     import onnxruntime
 
-    from translate.data.classes import load_mnist
     from translate.weights import load_weights
 
     run = tmp_path / network
     size = ["--image-size", "32"] if network == "conv" else []
-    if network == "conv":  # the conv D needs 32 or 64 px: MNIST's digits resized in class folders
-        images, labels = load_mnist(str(mnist), "train")
-        for i, (image, label) in enumerate(zip(images[:40], labels[:40])):
-            (tmp_path / "digits" / str(label)).mkdir(parents=True, exist_ok=True)
-            Image.fromarray(image).save(tmp_path / "digits" / str(label) / f"{i}.png")
-    data = tmp_path / "digits" if network == "conv" else mnist
+    # the conv D needs 32 or 64 px: MNIST's digits resized from class folders
+    data = _digit_folders(mnist, tmp_path / "digits", range(10)) if network == "conv" else mnist
     assert main(["train", "semisup", "--data", str(data), "--run", str(run), "--steps", "1", "--network", network,
                  *size, *TINY]) == 0
     assert main(["export", str(run), "--onnx", str(tmp_path / "d.onnx")]) == 0

@@ -185,6 +185,7 @@ class SemiSupervised(Pipeline):
                         "save_every": 5000}
     networks = ("D", "G")
     ema_networks = ("D",)
+    init_may_reset = {"D": ("head.", "the data has another number of classes than the weights")}
     export_networks = ("D", "G")
     loss_names = ("d_labelled", "d_unlabelled", "g_loss", "train_accuracy")
 

@@ -44,6 +44,9 @@ class Pipeline:
     export_networks: ClassVar[tuple[str, ...]] = ("G",)
     #: losses returned by train_step, in display order
     loss_names: ClassVar[tuple[str, ...]] = ()
+    #: per network, the parameter-name prefix that --init may leave freshly initialised where its shapes differ
+    #: from the weights', and why that is expected (a classifier head on data with another number of classes)
+    init_may_reset: ClassVar[dict[str, tuple[str, str]]] = {}
 
     def __init__(self, options, data: str, device: torch.device):
         self.options, self.data, self.device = options, data, device

@@ -261,16 +261,24 @@ class Trainer:
         loaded = load_weights(spec)
         if loaded.pipeline is not self.pipeline_cls:
             raise UserError(f"--init {spec}: those are {loaded.pipeline.name} weights, not {self.pipeline_cls.name}")
+        reset = []
         for name, network in loaded.networks.items():
             if name not in self.raw:
                 continue
+            theirs, ours = network.state_dict(), self.raw[name].state_dict()
+            prefix, why = self.pipeline_cls.init_may_reset.get(name, (None, ""))
+            kept_fresh = [key for key in ours if prefix and key.startswith(prefix) and key in theirs
+                          and theirs[key].shape != ours[key].shape]
+            if kept_fresh:
+                theirs = {**theirs, **{key: ours[key] for key in kept_fresh}}
+                reset.append(f"{name}'s {prefix.rstrip('.')} starts fresh ({why})")
             try:
-                self.raw[name].load_state_dict(network.state_dict())
+                self.raw[name].load_state_dict(theirs)
             except RuntimeError:
-                difference = _first_difference(network.state_dict(), self.raw[name].state_dict())
+                difference = _first_difference(theirs, ours)
                 raise UserError(f"--init {spec}: network {name} has a different architecture ({difference}); "
                                 "use the same architecture options as the weights' card") from None
-        self._say(f"initialised {', '.join(loaded.networks)} from {loaded.source}")
+        self._say(f"initialised {', '.join(loaded.networks)} from {loaded.source}" + "".join(f"; {r}" for r in reset))
 
     def _apply_channels_last(self) -> None:
         if not self.options.channels_last:
