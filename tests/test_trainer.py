@@ -101,6 +101,18 @@ def test_help_lists_every_option_with_its_default(capsys):
         assert flag in text and f"(default: {default})" in text
 
 
+def test_version_names_the_package_torch_and_python(capsys):
+    import platform
+
+    import translate
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out.strip() == (f"translate {translate.__version__} (torch {torch.__version__}, "
+                                               f"Python {platform.python_version()})")
+
+
 def test_existing_run_is_not_overwritten_and_unknown_pipelines_are_named(tmp_path, capsys):
     run = tmp_path / "r"
     assert main(["train", "ganlab", "--data", "ring8", "--run", str(run), "--steps", "2", *TINY]) == 0

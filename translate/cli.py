@@ -2,7 +2,7 @@
 
     translate train PIPELINE --data PATH --run DIR [--steps N | --epochs N] [options]
     translate train --resume DIR
-    translate infer WEIGHTS INPUT... --out DIR
+    translate infer WEIGHTS INPUT... --out DIR   (INPUT: a file or a folder of images)
     translate eval WEIGHTS --data PATH [--json]
     translate export WEIGHTS --onnx FILE
     translate demo [--port P]
@@ -263,15 +263,27 @@ def _extra(args) -> dict:
             "inception": getattr(args, "inception", None)}
 
 
+def _version() -> str:
+    """This package's version and the libraries a bug report needs."""
+    import platform
+
+    import torch
+
+    from . import __version__
+
+    return f"translate {__version__} (torch {torch.__version__}, Python {platform.python_version()})"
+
+
 def _main_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="translate", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=_version())
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.add_parser("train", help="train a pipeline (translate train PIPELINE --help lists its options)",
                         add_help=False)
     infer = commands.add_parser("infer", help="run trained weights on inputs")
     infer.add_argument("weights", help="a name under weights/, a run folder, or a weights file")
-    infer.add_argument("inputs", nargs="+", help="input files (or what the pipeline takes)")
+    infer.add_argument("inputs", nargs="+", help="input files or folders of them (or what the pipeline takes)")
     infer.add_argument("--out", required=True, help="output folder")
     evaluate = commands.add_parser("eval", help="score weights on held-out data")
     evaluate.add_argument("weights")
