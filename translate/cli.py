@@ -46,6 +46,26 @@ def _train_parser(pipeline, defaults: dict, resume: bool) -> argparse.ArgumentPa
     return parser
 
 
+def _architecture_of_init(pipeline, options, init: str, argv: list[str]):
+    """Fine-tuning: the options that shape the networks and are not on the command line come from the --init
+    weights (their card, or what a reference checkpoint's keys say), so `--init NAME` alone fits them."""
+    from .weights import load_weights
+
+    loaded = load_weights(init)
+    if loaded.pipeline is not pipeline:
+        return options  # the trainer says so in one line
+    given = {argument.split("=")[0] for argument in argv}
+    taken = {}
+    for name in pipeline.architecture_options:
+        flag = name.replace("_", "-")
+        if f"--{flag}" not in given and f"--no-{flag}" not in given and getattr(loaded.options, name) != getattr(options, name):
+            taken[name] = getattr(loaded.options, name)
+    if taken:
+        print(f"--init {init}: its architecture, where the command line does not say: "
+              + " ".join(f"{name}={value}" for name, value in taken.items()), file=sys.stderr)
+    return replace(options, **taken)
+
+
 def command_train(argv: list[str]) -> int:
     from .pipelines import PIPELINES, get_pipeline
     from .train import Trainer, TrainerOptions
@@ -77,6 +97,8 @@ def command_train(argv: list[str]) -> int:
         args = _train_parser(pipeline, pipeline.trainer_defaults, resume=False).parse_args(rest)
         trainer_options = options_from_args(TrainerOptions, args, defaults=pipeline.trainer_defaults)
         options = options_from_args(pipeline.Options, args)
+        if trainer_options.init:
+            options = _architecture_of_init(pipeline, options, trainer_options.init, argv)
         data, run_dir = args.data, Path(args.run)
         if (run_dir / "checkpoint.pt").exists():
             raise UserError(f"{run_dir} already holds a training run: continue it with `translate train --resume "

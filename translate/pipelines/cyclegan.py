@@ -75,6 +75,7 @@ def build_generator(o: CycleGANOptions) -> nn.Module:
 class CycleGAN(Pipeline):
     name = "cyclegan"
     Options = CycleGANOptions
+    architecture_options = ("generator", "ngf", "ndf", "n_layers", "norm", "upsample")
     trainer_defaults = {"epochs": 200, "batch_size": 1, "workers": 2, "lr_schedule": "linear", "decay_start": 0.5,
                         "log_every": 50, "sample_every": 500, "save_every": 1000}
     networks = ("G_A", "G_B", "D_A", "D_B")

@@ -62,6 +62,8 @@ def build_generator(options: GanLabOptions, dim: int) -> nn.Module:
 class GanLab(Pipeline):
     name = "ganlab"
     Options = GanLabOptions
+    architecture_options = ("latent_dim", "hidden", "generator_norm", "minibatch_discrimination", "minibatch_kernels",
+                            "spectral_norm")
     trainer_defaults = {"steps": 2000, "batch_size": 256, "workers": 0, "lr_schedule": "linear",
                         "log_every": 100, "sample_every": 500, "save_every": 1000}
     networks = ("G", "D")

@@ -106,6 +106,7 @@ def set_test_dropout(generator: nn.Module, enabled: bool) -> nn.Module:
 class Pix2Pix(Pipeline):
     name = "pix2pix"
     Options = Pix2PixOptions
+    architecture_options = ("generator", "ngf", "discriminator", "n_layers", "ndf", "norm", "dropout", "upsample")
     trainer_defaults = {"steps": 40000, "batch_size": 1, "workers": 2, "lr_schedule": "linear",
                         "log_every": 50, "sample_every": 500, "save_every": 1000}
     networks = ("G", "D")

@@ -180,6 +180,8 @@ def build_networks(o: SemiSupervisedOptions) -> tuple[nn.Module, nn.Module]:
 class SemiSupervised(Pipeline):
     name = "semisup"
     Options = SemiSupervisedOptions
+    architecture_options = ("network", "image_size", "channels", "latent_dim", "weight_norm", "activation",
+                            "reference_generator", "generator_objective")
     trainer_defaults = {"epochs": 300, "batch_size": 100, "workers": 0, "lr_schedule": "linear",
                         "decay_start": 2 / 3, "ema_decay": 0.999, "log_every": 200, "sample_every": 2000,
                         "save_every": 5000}

@@ -78,6 +78,7 @@ def super_resolve(generator: nn.Module, image, scale: int, tile: int = 0, progre
 class SRGAN(Pipeline):
     name = "srgan"
     Options = SRGANOptions
+    architecture_options = ("scale", "generator", "channels", "blocks", "batch_norm", "ndf")
     trainer_defaults = {"steps": 100000, "batch_size": 16, "workers": 4, "lr_schedule": "cosine",
                         "log_every": 100, "sample_every": 2000, "save_every": 2000, "eval_every": 2000}
     networks = ("G", "D")

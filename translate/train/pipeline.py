@@ -44,6 +44,8 @@ class Pipeline:
     export_networks: ClassVar[tuple[str, ...]] = ("G",)
     #: losses returned by train_step, in display order
     loss_names: ClassVar[tuple[str, ...]] = ()
+    #: options that shape the networks: with --init, those not given on the command line come from the weights
+    architecture_options: ClassVar[tuple[str, ...]] = ()
     #: per network, the parameter-name prefix that --init may leave freshly initialised where its shapes differ
     #: from the weights', and why that is expected (a classifier head on data with another number of classes)
     init_may_reset: ClassVar[dict[str, tuple[str, str]]] = {}

@@ -277,7 +277,8 @@ class Trainer:
             except RuntimeError:
                 difference = _first_difference(theirs, ours)
                 raise UserError(f"--init {spec}: network {name} has a different architecture ({difference}); "
-                                "use the same architecture options as the weights' card") from None
+                                "leave the architecture options off the command line (--init then takes them "
+                                "from the weights)") from None
         self._say(f"initialised {', '.join(loaded.networks)} from {loaded.source}" + "".join(f"; {r}" for r in reset))
 
     def _apply_channels_last(self) -> None:
