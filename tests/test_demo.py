@@ -144,6 +144,17 @@ def test_a_busy_port_is_a_one_line_error_before_anything_loads(capsys):
                                                f"--port {port + 1}`")
 
 
+def test_cyclegan_demo_refuses_uploads_too_big_for_a_cpu_answer():
+    import gradio as gr
+    import numpy as np
+
+    from apps.cyclegan_app import MAX_INPUT_PIXELS, translate_both_ways
+
+    side = int(MAX_INPUT_PIXELS**0.5) + 1
+    with pytest.raises(gr.Error, match=f"{side}×{side} is large for this demo"):
+        translate_both_ways(np.zeros((side, side, 3), np.uint8), "AtoB")
+
+
 def test_suite_renders_in_headless_chromium(served_suite):
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
