@@ -22,8 +22,7 @@ from apps import shows_user_errors  # noqa: E402
 
 WEIGHTS = "cyclegan-brooklyn"
 DIRECTIONS = {"A → B (label map → atlas)": "AtoB", "B → A (atlas → label map)": "BtoA"}
-# both generators on a 1024×1024 upload took 9.6 s and 1.2 GB on a 2-core CPU, growing with the pixels
-MAX_INPUT_PIXELS = 2048 * 2048
+MAX_INPUT_PIXELS = 2048 * 2048  # both generators run: time and memory grow with the pixels; `translate infer` has no limit
 
 
 @functools.lru_cache(maxsize=2)
