@@ -101,7 +101,7 @@ def test_help_lists_every_option_with_its_default(capsys):
         assert flag in text and f"(default: {default})" in text
 
 
-def test_version_names_the_package_torch_and_python(capsys):
+def test_version_names_the_package_torch_and_python_and_counts_are_checked(capsys):
     import platform
 
     import translate
@@ -111,6 +111,9 @@ def test_version_names_the_package_torch_and_python(capsys):
     assert exit_.value.code == 0
     assert capsys.readouterr().out.strip() == (f"translate {translate.__version__} (torch {torch.__version__}, "
                                                f"Python {platform.python_version()})")
+    with pytest.raises(SystemExit) as exit_:  # counts of steps and tile sizes are never negative
+        main(["eval", "srresnet-x4", "--data", "photos", "--critic-steps", "-1"])
+    assert exit_.value.code == 2 and "argument --critic-steps: -1: must be 0 or more" in capsys.readouterr().err
 
 
 def test_existing_run_is_not_overwritten_and_unknown_pipelines_are_named(tmp_path, capsys):

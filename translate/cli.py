@@ -296,10 +296,25 @@ def _version() -> str:
     return f"translate {__version__} (torch {torch.__version__}, Python {platform.python_version()})"
 
 
+class _PrintVersion(argparse.Action):
+    """--version, built only when asked: it imports torch."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(_version())
+        parser.exit()
+
+
+def _zero_or_more(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value}: must be 0 or more")
+    return value
+
+
 def _main_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="translate", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--version", action="version", version=_version())
+    parser.add_argument("--version", action=_PrintVersion, nargs=0, help="the versions of translate, torch and Python")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.add_parser("train", help="train a pipeline (translate train PIPELINE --help lists its options)",
                         add_help=False)
@@ -312,12 +327,12 @@ def _main_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--data", required=True, help="evaluation data (folder or built-in name)")
     evaluate.add_argument("--json", action="store_true",
                           help="print the metrics as one line of JSON on stdout (the readable lines go to stderr)")
-    evaluate.add_argument("--baseline-steps", type=int, default=2000,
+    evaluate.add_argument("--baseline-steps", type=_zero_or_more, default=2000,
                           help="semisup: training steps of the supervised-only baseline (0: skip it)")
-    evaluate.add_argument("--judge-steps", type=int, default=2000,
+    evaluate.add_argument("--judge-steps", type=_zero_or_more, default=2000,
                           help="semisup: training steps of the judge (a classifier on all training labels) that "
                           "scores 10,000 generator samples (0: skip it)")
-    evaluate.add_argument("--critic-steps", type=int, default=300,
+    evaluate.add_argument("--critic-steps", type=_zero_or_more, default=300,
                           help="pix2pix/CycleGAN: training steps of the independent critic (0: skip it)")
     evaluate.add_argument("--inception", metavar="FILE",
                           help="pix2pix/CycleGAN: also FID and KID, with this local Inception-v3 .pth (torchvision's "
@@ -326,7 +341,7 @@ def _main_parser() -> argparse.ArgumentParser:
     for sub in (infer, evaluate):
         sub.add_argument("--device", default="auto", choices=("auto", "cuda", "mps", "cpu"))
         sub.add_argument("--seed", type=int, default=0, help="seed for any sampling")
-        sub.add_argument("--tile", type=int, default=256,
+        sub.add_argument("--tile", type=_zero_or_more, default=256,
                          help="super-resolution: LR tile edge for tiled inference (0: whole image at once)")
         sub.add_argument("--test-dropout", action="store_true",
                          help="pix2pix: keep the generator's dropout on at test time (the paper's noise; vary --seed)")
