@@ -22,7 +22,8 @@ from apps import shows_user_errors  # noqa: E402
 
 WEIGHTS = "cyclegan-brooklyn"
 DIRECTIONS = {"A → B (label map → atlas)": "AtoB", "B → A (atlas → label map)": "BtoA"}
-MAX_INPUT_PIXELS = 2048 * 2048  # both generators run: time and memory grow with the pixels; `translate infer` has no limit
+# both generators run on the whole upload, so time and memory grow with its pixels; `translate infer` has no limit
+MAX_INPUT_PIXELS = 2048 * 2048
 
 
 @functools.lru_cache(maxsize=2)

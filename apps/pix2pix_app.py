@@ -18,9 +18,9 @@ for _key, _value in (("GRADIO_ANALYTICS_ENABLED", "False"), ("HF_HUB_OFFLINE", "
 
 import gradio as gr  # noqa: E402
 import numpy as np  # noqa: E402
+import torch  # noqa: E402
 
 from apps import shows_user_errors  # noqa: E402
-import torch  # noqa: E402
 
 WEIGHTS = "pix2pix-brooklyn"
 YELLOW, RED = (255, 255, 0), (255, 0, 0)

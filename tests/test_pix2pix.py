@@ -69,16 +69,17 @@ def test_a_to_b_folders_and_b_to_a_train(tmp_path):
 
 
 def test_fine_tuning_takes_the_architecture_from_the_init_weights(pairs, tmp_path, capsys):
-    assert main(["train", "pix2pix", "--data", str(pairs), "--run", str(tmp_path / "first"), "--steps", "1", *TINY]) == 0
+    first = tmp_path / "first"
+    assert main(["train", "pix2pix", "--data", str(pairs), "--run", str(first), "--steps", "1", *TINY]) == 0
     plain = ["--load-size", "136", "--crop-size", "128", "--workers", "0", "--no-progress"]  # no architecture flags
     capsys.readouterr()
-    assert main(["train", "pix2pix", "--data", str(pairs), "--init", str(tmp_path / "first"), "--run",
+    assert main(["train", "pix2pix", "--data", str(pairs), "--init", str(first), "--run",
                  str(tmp_path / "tuned"), "--steps", "1", *plain]) == 0
     said = capsys.readouterr().err
     assert "its architecture, where the command line does not say: generator=unet_128 ngf=4 ndf=4" in said
     options = json.loads((tmp_path / "tuned" / "options.json").read_text())["options"]
     assert (options["generator"], options["ngf"], options["ndf"]) == ("unet_128", 4, 4)
     # what the command line says wins, and a mismatch is one line that says what to do
-    assert main(["train", "pix2pix", "--data", str(pairs), "--init", str(tmp_path / "first"), "--run",
+    assert main(["train", "pix2pix", "--data", str(pairs), "--init", str(first), "--run",
                  str(tmp_path / "wider"), "--steps", "1", "--ngf", "8", *plain]) == 2
     assert "leave the architecture options off the command line" in capsys.readouterr().err

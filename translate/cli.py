@@ -58,7 +58,8 @@ def _architecture_of_init(pipeline, options, init: str, argv: list[str]):
     taken = {}
     for name in pipeline.architecture_options:
         flag = name.replace("_", "-")
-        if f"--{flag}" not in given and f"--no-{flag}" not in given and getattr(loaded.options, name) != getattr(options, name):
+        on_command_line = f"--{flag}" in given or f"--no-{flag}" in given
+        if not on_command_line and getattr(loaded.options, name) != getattr(options, name):
             taken[name] = getattr(loaded.options, name)
     if taken:
         print(f"--init {init}: its architecture, where the command line does not say: "
@@ -156,9 +157,8 @@ def _rough_duration(seconds: float) -> str:
 
 
 def command_infer(args) -> int:
-    from .weights import load_weights
-
     from .data.images import list_images
+    from .weights import load_weights
 
     loaded = load_weights(args.weights, _inference_device(args.device))
     _refuse_options_it_ignores(args, loaded.pipeline.infer, loaded.pipeline.name)

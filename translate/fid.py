@@ -67,7 +67,8 @@ def load_inception(path: str | Path) -> nn.Module:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
-        raise UserError(f"--inception {path}: not a readable PyTorch weights file ({unreadable_torch_file(error)})") from None
+        raise UserError(f"--inception {path}: not a readable PyTorch weights file "
+                        f"({unreadable_torch_file(error)})") from None
     state = state.get("state_dict", state) if isinstance(state, dict) else state
     if not isinstance(state, dict) or "fc.weight" not in state or "Mixed_7c.branch_pool.conv.weight" not in state:
         raise UserError(f"--inception {path}: not an Inception-v3 state_dict (no fc.weight / Mixed_7c keys)")
