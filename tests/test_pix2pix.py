@@ -53,6 +53,10 @@ def test_train_resume_infer_any_size_and_eval(pairs, tmp_path, capsys):
     assert capsys.readouterr().out.split() == [str(tmp_path / "folder" / name) for name in ("a.png", "b.png")]
     assert main(["infer", str(run), str(photos), "--out", str(tmp_path / "x"), "--direction", "BtoA"]) == 2
     assert "--direction does not apply to pix2pix weights" in capsys.readouterr().err
+    Image.fromarray(np.zeros((40, 52, 3), np.uint8)).save(photos / "a.png")  # a.jpg's output name
+    assert main(["infer", str(run), str(photos), "--out", str(tmp_path / "y")]) == 2
+    assert f"{photos / 'a.jpg'} and {photos / 'a.png'} would both be written as a*.png" in capsys.readouterr().err
+    assert not (tmp_path / "y").exists()  # refused before anything was written
     assert main(["eval", str(run), "--data", str(pairs), "--json"]) == 0
     metrics = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert metrics["pairs"] == 2 and 0 <= metrics["l1"] <= 1 and metrics["psnr"] > 0 and -1 <= metrics["ssim"] <= 1

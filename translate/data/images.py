@@ -127,3 +127,14 @@ def save_image(array: np.ndarray, path: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(array[..., 0] if array.shape[2] == 1 else array).save(path)
     return path
+
+
+def check_distinct_stems(paths: list[Path]) -> None:
+    """Outputs named after their input's stem must not overwrite each other: a.png and a.jpg, or two folders'
+    1.png, would."""
+    seen: dict[str, Path] = {}
+    for path in paths:
+        if path.stem in seen and seen[path.stem] != path:
+            raise UserError(f"{seen[path.stem]} and {path} would both be written as {path.stem}*.png; rename one, "
+                            "or run them separately")
+        seen.setdefault(path.stem, path)

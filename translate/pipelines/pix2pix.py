@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..data.images import image_to_tensor, read_image, save_image, tensor_to_image
+from ..data.images import check_distinct_stems, image_to_tensor, read_image, save_image, tensor_to_image
 from ..data.paired import PairedImages, find_pairs, read_pair
 from ..data.transforms import PREPROCESS_MODES
 from ..errors import UserError
@@ -84,10 +84,14 @@ def translate_image(generator: nn.Module, image: torch.Tensor) -> torch.Tensor:
 
 
 def translate_files(generator: nn.Module, inputs: list[str], out_dir: Path, suffix: str = "") -> list[Path]:
-    """Translate image files of any size; writes OUT_DIR/STEM{suffix}.png for each."""
+    """Translate image files of any size; writes OUT_DIR/STEM{suffix}.png for each (a progress bar for several)."""
+    from tqdm.auto import tqdm
+
     device = next(generator.parameters()).device
+    paths = [Path(given) for given in inputs]
+    check_distinct_stems(paths)
     written = []
-    for path in map(Path, inputs):
+    for path in tqdm(paths, desc="translate", unit="image", disable=len(paths) < 2, leave=False):
         image = image_to_tensor(read_image(path)).unsqueeze(0).to(device)
         with torch.no_grad():
             output = translate_image(generator, image)

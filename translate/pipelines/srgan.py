@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..data.images import image_to_tensor, read_image, save_image
+from ..data.images import check_distinct_stems, image_to_tensor, read_image, save_image
 from ..data.superres import SRImages, bicubic_upscale, find_sr_images, hr_to_lr, load_sr_pair, sr_scores
 from ..errors import UserError
 from ..nn import (ADVERSARIAL_LOSSES, MSRResNet, PerceptualLoss, RRDBNet, SRDiscriminator, SRResNet, SRVGGNetCompact,
@@ -174,8 +174,10 @@ class SRGAN(Pipeline):
 
     @classmethod
     def infer(cls, networks, options, inputs: list[str], out_dir: Path, tile: int = 256, **_) -> list[Path]:
+        paths = [Path(given) for given in inputs]
+        check_distinct_stems(paths)
         written = []
-        for path in map(Path, inputs):
+        for path in paths:
             output = super_resolve(networks["G"], read_image(path), options.scale, tile, progress=True)
             written.append(save_image(output, Path(out_dir) / f"{path.stem}_x{options.scale}.png"))
         return written
