@@ -76,6 +76,19 @@ def test_a_broken_image_read_by_a_worker_process_is_one_line(unpaired, tmp_path,
                                             "or remove it") in error
 
 
+def test_preprocess_none_trains_on_mixed_sizes_one_image_at_a_time(unpaired, tmp_path, capsys):
+    """Each image keeps its size, padded to the generator's multiple; the image pool and the sample grid
+    take images of several sizes; a batch of several sizes is refused in one line."""
+    run = tmp_path / "run"
+    assert main(["train", "cyclegan", "--data", str(unpaired), "--run", str(run), "--steps", "8", "--preprocess",
+                 "none", *TINY]) == 0
+    assert (run / "samples" / "step_00000008.png").is_file()
+    capsys.readouterr()
+    assert main(["train", "cyclegan", "--data", str(unpaired), "--run", str(tmp_path / "batched"), "--steps", "4",
+                 "--preprocess", "none", "--batch-size", "5", *TINY]) == 2
+    assert "a batch mixes image sizes" in capsys.readouterr().err
+
+
 def test_train_resume_both_directions_and_eval(unpaired, tmp_path, capsys):
     run = tmp_path / "run"
     assert main(["train", "cyclegan", "--data", str(unpaired), "--run", str(run), "--steps", "4", "--stop-at", "2",

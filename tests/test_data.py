@@ -112,6 +112,15 @@ def test_paired_transform_crops_and_flips_both_images_identically():
     assert np.array_equal(first, apply_seeded(transform, 3, image=a, target=a)["image"])
 
 
+def test_modes_without_a_crop_pad_to_the_generators_multiple():
+    image = np.arange(30 * 50 * 3, dtype=np.uint8).reshape(30, 50, 3)
+    for mode in ("none", "scale_width"):
+        out = apply_seeded(paired_transform(mode, load_size=50, flip=False, multiple=16), 0, image=image,
+                           target=image)
+        assert out["image"].shape == out["target"].shape == (32, 64, 3)
+        assert np.array_equal(out["image"][:30, :50], image)  # padded at the bottom and right, as inference does
+
+
 def test_scale_width_keeps_the_aspect_ratio():
     out = apply_seeded(paired_transform("scale_width", load_size=64, flip=False), 0,
                        image=np.zeros((50, 100, 3), np.uint8), target=np.zeros((50, 100, 3), np.uint8))

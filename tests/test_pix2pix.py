@@ -87,3 +87,9 @@ def test_fine_tuning_takes_the_architecture_from_the_init_weights(pairs, tmp_pat
     assert main(["train", "pix2pix", "--data", str(pairs), "--init", str(first), "--run",
                  str(tmp_path / "wider"), "--steps", "1", "--ngf", "8", *plain]) == 2
     assert "leave the architecture options off the command line" in capsys.readouterr().err
+
+
+def test_preprocess_none_pads_images_to_what_the_u_net_fits(pairs, tmp_path):
+    # 96×96 pairs and a U-Net that needs multiples of 128: padded as at inference, not a size error
+    assert main(["train", "pix2pix", "--data", str(pairs), "--run", str(tmp_path / "run"), "--steps", "2",
+                 "--preprocess", "none", "--batch-size", "2", *TINY]) == 0

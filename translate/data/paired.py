@@ -18,7 +18,7 @@ from torch.utils.data import Dataset
 from ..errors import UserError
 from .images import image_to_tensor, list_images, read_image
 from .sampling import SampleKey
-from .transforms import apply_seeded, paired_transform
+from .transforms import apply_seeded, collate_same_size, paired_transform
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ class PairedImages(Dataset):
 
     def __init__(self, root: str | Path, split: str = "train", direction: str = "AtoB",
                  preprocess: str = "resize_and_crop", load_size: int = 286, crop_size: int = 256,
-                 flip: bool = True, skip_blank_inputs: bool = False):
+                 flip: bool = True, skip_blank_inputs: bool = False, multiple: int = 1):
         if direction not in ("AtoB", "BtoA"):
             raise UserError(f"direction must be AtoB or BtoA, got {direction!r}")
         self.direction = direction
@@ -89,10 +89,12 @@ class PairedImages(Dataset):
                 raise UserError(f"{root}: every input image is blank; nothing to learn from")
             self.sources = kept
         self.preprocess = preprocess
-        self.transform = paired_transform(preprocess, load_size, crop_size, flip)
+        self.transform = paired_transform(preprocess, load_size, crop_size, flip, multiple=multiple)
 
     def __len__(self) -> int:
         return len(self.sources)
+
+    collate = staticmethod(collate_same_size)
 
     def __getitem__(self, key: SampleKey | int) -> dict:
         key = key if isinstance(key, SampleKey) else SampleKey(int(key), int(key))

@@ -15,7 +15,7 @@ from torch.utils.data import Dataset
 from ..errors import UserError
 from .images import image_to_tensor, list_images, read_image
 from .sampling import SampleKey, _mix
-from .transforms import apply_seeded, paired_transform
+from .transforms import apply_seeded, collate_same_size, paired_transform
 
 
 def find_domains(root: str | Path, root_b: str | Path = "", split: str = "train") -> tuple[list[Path], list[Path]]:
@@ -40,10 +40,13 @@ class UnpairedImages(Dataset):
     """{"A": image of domain A, "B": image of domain B} in [-1, 1]; one epoch covers the larger side."""
 
     def __init__(self, root: str | Path, root_b: str | Path = "", split: str = "train", serial: bool = False,
-                 preprocess: str = "resize_and_crop", load_size: int = 286, crop_size: int = 256, flip: bool = True):
+                 preprocess: str = "resize_and_crop", load_size: int = 286, crop_size: int = 256, flip: bool = True,
+                 multiple: int = 1):
         self.files_a, self.files_b = find_domains(root, root_b, split)
         self.serial = serial
-        self.transform = paired_transform(preprocess, load_size, crop_size, flip, targets=())
+        self.transform = paired_transform(preprocess, load_size, crop_size, flip, targets=(), multiple=multiple)
+
+    collate = staticmethod(collate_same_size)
 
     def __len__(self) -> int:
         return max(len(self.files_a), len(self.files_b))

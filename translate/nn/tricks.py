@@ -32,8 +32,9 @@ class ImagePool:
                 out.append(image)
             elif torch.rand(()) < 0.5:
                 slot = int(torch.randint(0, self.size, ()))
-                out.append(self.images[slot].clone())
-                self.images[slot] = image.clone()
+                older, self.images[slot] = self.images[slot], image.clone()
+                # an older fake of another size (a --preprocess that keeps sizes) cannot join this batch
+                out.append(older.clone() if older.shape == image.shape else image)
             else:
                 out.append(image)
         return torch.cat(out)

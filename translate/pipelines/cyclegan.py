@@ -98,7 +98,8 @@ class CycleGAN(Pipeline):
 
     def dataset(self) -> UnpairedImages:
         o = self.options
-        return UnpairedImages(self.data, o.data_b, "train", o.serial, o.preprocess, o.load_size, o.crop_size, o.flip)
+        return UnpairedImages(self.data, o.data_b, "train", o.serial, o.preprocess, o.load_size, o.crop_size, o.flip,
+                              multiple=self.G_A.multiple)
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         o = self.options

@@ -132,7 +132,7 @@ class Pix2Pix(Pipeline):
     def dataset(self) -> PairedImages:
         o = self.options
         return PairedImages(self.data, "train", o.direction, o.preprocess, o.load_size, o.crop_size, o.flip,
-                            o.skip_blank_inputs)
+                            o.skip_blank_inputs, multiple=self.G.multiple)
 
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         o = self.options

@@ -498,10 +498,13 @@ class Trainer:
             visuals = self.pipeline.visuals()
         if not visuals:
             return
-        # One row per visual (up to 8 images each); the pipeline gives them all the same size.
+        # One row per visual (up to 8 images each), on white: visuals of other sizes (a --preprocess that keeps
+        # each image's size) are padded to the largest.
         rows = [v.detach().float().cpu()[:8].clamp(0, 1) for v in visuals.values()]
         rows = [row.expand(-1, 3, -1, -1) if row.shape[1] == 1 else row for row in rows]
         columns = max(row.shape[0] for row in rows)
+        height, width = max(row.shape[2] for row in rows), max(row.shape[3] for row in rows)
+        rows = [nn.functional.pad(row, (0, width - row.shape[3], 0, height - row.shape[2]), value=1.0) for row in rows]
         cells = [image for row in rows for image in [*row, *[torch.ones_like(row[0])] * (columns - row.shape[0])]]
         grid = make_grid(cells, nrow=columns, padding=2, pad_value=1.0)
         (self.run_dir / "samples").mkdir(exist_ok=True)
