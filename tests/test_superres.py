@@ -164,11 +164,15 @@ def test_psnr_then_gan_phase_resume_infer_and_eval(tmp_path, capsys):
     assert metrics["images"] == 3 and metrics["bicubic_psnr_y"] > 20 and metrics["psnr_y"] > 0
 
 
-def test_missing_vgg_file_is_a_clear_error(tmp_path, capsys):
+def test_missing_vgg_file_or_validation_folder_is_a_clear_error(tmp_path, capsys):
     data = _hr_folder(tmp_path / "photos", [(48, 48)])
     assert main(["train", "srgan", "--phase", "gan", "--perceptual-weights", str(tmp_path / "vgg19.pth"),
                  "--data", str(data), "--run", str(tmp_path / "r"), "--steps", "1", *TINY]) == 2
     assert "vgg19-dcbb9e9d.pth" in capsys.readouterr().err
+    assert main(["train", "srgan", "--val-data", str(tmp_path / "nothere"), "--data", str(data), "--run",
+                 str(tmp_path / "v"), "--steps", "1", *TINY]) == 2  # said before training, not after
+    assert capsys.readouterr().err.strip().endswith(f"error: --val-data: {tmp_path / 'nothere'}: no such folder")
+    assert not (tmp_path / "v" / "checkpoint.pt").exists()
 
 
 # --- BasicSR / Real-ESRGAN checkpoints ---------------------------------------------------------------

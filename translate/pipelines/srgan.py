@@ -101,6 +101,11 @@ class SRGAN(Pipeline):
                 raise UserError(f"--perceptual-weights: {error}") from None
         self.last: tuple[torch.Tensor, ...] = ()
         self._val_pairs = None
+        if o.val_data:  # a wrong folder is said now, not at the first validation after hours of training
+            try:
+                find_sr_images(o.val_data, o.scale)
+            except UserError as error:
+                raise UserError(f"--val-data: {error}") from None
 
     def dataset(self) -> SRImages:
         o = self.options
