@@ -101,7 +101,7 @@ def test_help_lists_every_option_with_its_default(capsys):
         assert flag in text and f"(default: {default})" in text
 
 
-def test_version_names_the_package_torch_and_python_and_counts_are_checked(capsys):
+def test_version_names_the_package_torch_and_python(capsys):
     import platform
 
     import translate
@@ -111,6 +111,11 @@ def test_version_names_the_package_torch_and_python_and_counts_are_checked(capsy
     assert exit_.value.code == 0
     assert capsys.readouterr().out.strip() == (f"translate {translate.__version__} (torch {torch.__version__}, "
                                                f"Python {platform.python_version()})")
+
+
+def test_options_that_would_do_nothing_or_make_no_sense_are_refused(capsys):
+    assert main(["train", "pix2pix", "--data", "photos", "--run", "r", "--eval-every", "5"]) == 2  # not a no-op
+    assert "--eval-every: pix2pix has no validation during training" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exit_:  # counts of steps and tile sizes are never negative
         main(["eval", "srresnet-x4", "--data", "photos", "--critic-steps", "-1"])
     assert exit_.value.code == 2 and "argument --critic-steps: -1: must be 0 or more" in capsys.readouterr().err

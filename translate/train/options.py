@@ -124,6 +124,6 @@ class TrainerOptions:
     log_every: int = option(50, "log losses every N steps")
     sample_every: int = option(500, "save a PNG grid of samples every N steps (0: never)")
     save_every: int = option(1000, "write the checkpoint every N steps (and at the end)")
-    eval_every: int = option(0, "run the pipeline's validation every N steps (0: never)")
+    eval_every: int = option(0, "run the pipeline's validation every N steps (ganlab, srgan; 0: never)")
     stop_at: int = option(0, "stop after this step with a checkpoint, to be continued with --resume (0: run to the end)")
     progress: bool = option(True, "show a progress bar")

@@ -183,6 +183,9 @@ class Trainer:
                  data: str, run_dir: str | Path | None = None, resume: bool = False,
                  command: list[str] | None = None):
         _check_ranges(trainer_options)
+        if trainer_options.eval_every and pipeline_cls.validate is Pipeline.validate:
+            raise UserError(f"--eval-every: {pipeline_cls.name} has no validation during training; score a run "
+                            f"with `translate eval RUN --data PATH` instead")
         self.options = trainer_options
         self.pipeline_cls, self.pipeline_options, self.data = pipeline_cls, pipeline_options, data
         self.run_dir = Path(run_dir) if run_dir is not None else None
