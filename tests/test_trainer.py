@@ -121,6 +121,30 @@ def test_options_that_would_do_nothing_or_make_no_sense_are_refused(capsys):
     assert exit_.value.code == 2 and "argument --critic-steps: -1: must be 0 or more" in capsys.readouterr().err
 
 
+def test_a_file_where_a_folder_belongs_is_a_one_line_error(tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("x")
+    assert main(["train", "ganlab", "--data", "ring8", "--run", str(tmp_path / "notes.txt"), *TINY]) == 2
+    assert capsys.readouterr().err.strip().endswith(f"error: {tmp_path / 'notes.txt'}: exists and is not a folder; "
+                                                    "give a folder path (it is created if missing)")
+    assert main(["infer", "ganlab-ring8", "10", "--out", str(tmp_path / "notes.txt" / "out")]) == 2
+    assert "a part of this path is a file, not a folder" in capsys.readouterr().err
+
+
+def test_a_failed_checkpoint_write_keeps_the_last_good_one_and_no_partial_copy(tmp_path):
+    from translate.train.trainer import atomic_save
+
+    atomic_save({"step": 1}, tmp_path / "checkpoint.pt")
+
+    class Unpicklable:
+        def __reduce__(self):
+            raise OSError(28, "No space left on device")  # as a full disk would, mid-write
+
+    with pytest.raises(OSError):
+        atomic_save({"step": 2, "bad": Unpicklable()}, tmp_path / "checkpoint.pt")
+    assert torch.load(tmp_path / "checkpoint.pt", weights_only=True) == {"step": 1}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.pt"]
+
+
 def test_existing_run_is_not_overwritten_and_unknown_pipelines_are_named(tmp_path, capsys):
     run = tmp_path / "r"
     assert main(["train", "ganlab", "--data", "ring8", "--run", str(run), "--steps", "2", *TINY]) == 0

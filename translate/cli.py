@@ -398,9 +398,25 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except OSError as error:
+        if error.filename is None:  # not about a path the user gave: a bug to report with its traceback
+            raise
+        print(f"error: {error.filename}: {_path_problem(error)}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def _path_problem(error: OSError) -> str:
+    """What an OSError about a path means for the user, in a few words."""
+    import errno
+
+    advice = {errno.EEXIST: "exists and is not a folder; give a folder path (it is created if missing)",
+              errno.ENOTDIR: "a part of this path is a file, not a folder; give a folder path",
+              errno.EACCES: "permission denied; choose a place you can write to",
+              errno.ENOSPC: "the disk is full; free some space"}
+    return advice.get(error.errno, error.strerror or str(error))
 
 
 if __name__ == "__main__":

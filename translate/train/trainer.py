@@ -91,10 +91,14 @@ def set_rng_state(state: dict) -> None:
 def atomic_save(obj, path: Path) -> None:
     """Write to a temporary file in the same folder, then rename: a crash never leaves half a checkpoint."""
     temporary = path.with_name(path.name + ".tmp")
-    with open(temporary, "wb") as handle:
-        torch.save(obj, handle)
-        handle.flush()
-        os.fsync(handle.fileno())
+    try:
+        with open(temporary, "wb") as handle:
+            torch.save(obj, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except BaseException:  # a full disk, Ctrl-C: the last good checkpoint stays, and no half-written copy beside it
+        temporary.unlink(missing_ok=True)
+        raise
     os.replace(temporary, path)
 
 
