@@ -41,8 +41,10 @@ def test_a_and_b_folders_are_matched_by_name(tmp_path):
             Image.fromarray(gradient(8, 8, 0)).save(tmp_path / side / f"{name}.{'png' if side == 'A' else 'jpg'}")
     assert [s.name for s in find_pairs(tmp_path)] == ["x", "y"]
     Image.fromarray(gradient(8, 8, 0)).save(tmp_path / "A" / "lonely.png")
-    with pytest.raises(UserError, match="1 files have no partner.*A/lonely"):
+    with pytest.raises(UserError, match=r"1 file has no partner of the same name \(A/lonely\); rename or remove it$"):
         find_pairs(tmp_path)
+    with pytest.raises(UserError, match="lonely.png: is a file \\(expected a folder of aligned"):
+        find_pairs(tmp_path / "A" / "lonely.png")
 
 
 def test_dataset_crops_and_flips_the_pair_identically(aligned):

@@ -39,7 +39,8 @@ def find_pairs(root: str | Path, split: str = "train") -> list[PairSource]:
     if (root / split).is_dir():
         root = root / split
     if not root.is_dir():
-        raise UserError(f"{root}: no such folder (expected aligned A|B images, or A/ and B/ folders)")
+        problem = "is a file" if root.exists() else "no such folder"
+        raise UserError(f"{root}: {problem} (expected a folder of aligned A|B images, or A/ and B/ folders)")
     if (root / "A").is_dir() or (root / "B").is_dir():
         a_files = {p.stem: p for p in list_images(root / "A", what="A images")}
         b_files = {p.stem: p for p in list_images(root / "B", what="B images")}
@@ -47,8 +48,10 @@ def find_pairs(root: str | Path, split: str = "train") -> list[PairSource]:
         if only_a or only_b:
             listed = ", ".join([f"A/{n}" for n in only_a[:5]] + [f"B/{n}" for n in only_b[:5]])
             more = len(only_a) + len(only_b) - min(len(only_a), 5) - min(len(only_b), 5)
-            raise UserError(f"{root}: {len(only_a) + len(only_b)} files have no partner of the same name "
-                            f"({listed}{f' and {more} more' if more else ''}); rename or remove them")
+            count = len(only_a) + len(only_b)
+            raise UserError(f"{root}: {count} file{' has' if count == 1 else 's have'} no partner of the same name "
+                            f"({listed}{f' and {more} more' if more else ''}); rename or remove "
+                            f"{'it' if count == 1 else 'them'}")
         return [PairSource(a_files[name], b_files[name]) for name in sorted(a_files)]
     return [PairSource(path) for path in list_images(root, what="aligned A|B images")]
 
