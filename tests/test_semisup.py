@@ -220,6 +220,24 @@ def _digit_folders(mnist, root, classes):
     return root
 
 
+def test_a_test_folder_is_labelled_by_the_training_classes_names(mnist, tmp_path, capsys):
+    """test/ holding only some classes must not shift the labels: class k is the k-th training folder."""
+    data = tmp_path / "folders"
+    _digit_folders(mnist, data / "train", (0, 1, 2))
+    _digit_folders(mnist, data / "test", (2,))  # test/2 alone: its label is 2, not 0
+    run = tmp_path / "run"
+    assert main(["train", "semisup", "--data", str(data), "--run", str(run), "--steps", "1", "--labels", "3",
+                 "--batch-size", "10", "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["eval", str(run), "--data", str(data), "--json", "--baseline-steps", "0", "--judge-steps", "0"]) == 0
+    metrics = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert metrics["per_class_accuracy"][:2] == [None, None] and metrics["per_class_accuracy"][2] is not None
+    _digit_folders(mnist, tmp_path / "other", (3,))
+    (tmp_path / "other" / "3").rename(data / "test" / "9")  # a class the classifier never saw
+    assert main(["eval", str(run), "--data", str(data), "--json", "--baseline-steps", "0", "--judge-steps", "0"]) == 2
+    assert "class folder 9 is not one of the training classes (0, 1, 2)" in capsys.readouterr().err
+
+
 def test_fine_tuning_on_fewer_classes_keeps_the_body_and_starts_the_head_fresh(mnist, tmp_path, capsys):
     from translate.pipelines.semisup import SemiSupervised, SemiSupervisedOptions
     from translate.train import Trainer, TrainerOptions

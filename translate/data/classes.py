@@ -62,14 +62,22 @@ def is_mnist(root: str | Path) -> bool:
                for folder in (root, root / "raw", root / "MNIST" / "raw"))
 
 
-def load_class_folders(root: str | Path, size: int, gray: bool) -> tuple[np.ndarray, np.ndarray, list[str]]:
+def load_class_names(root: str | Path, fewest: int = 2) -> list[str]:
+    """The class folders of ROOT, sorted: class k is the k-th name."""
+    root = Path(root)
+    classes = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+    if len(classes) < fewest:
+        raise UserError(f"{root}: expected one folder per class (at least 2), e.g. {root}/cat/*.png {root}/dog/*.png")
+    return classes
+
+
+def load_class_folders(root: str | Path, size: int, gray: bool,
+                       fewest_classes: int = 2) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """(images N×H×W[×3] uint8 at size², labels, class names) from ROOT/CLASS/*; sorted class names."""
     import cv2
 
     root = Path(root)
-    classes = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
-    if len(classes) < 2:
-        raise UserError(f"{root}: expected one folder per class (at least 2), e.g. {root}/cat/*.png {root}/dog/*.png")
+    classes = load_class_names(root, fewest_classes)
     images, labels = [], []
     for index, name in enumerate(classes):
         for path in list_images(root / name, what=f"images of class {name}"):

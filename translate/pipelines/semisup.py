@@ -35,7 +35,7 @@ from torch import nn
 from torch.nn.utils import parametrize
 from torch.utils.data import Dataset
 
-from ..data.classes import balanced_subset, is_mnist, load_class_folders, load_mnist
+from ..data.classes import balanced_subset, is_mnist, load_class_folders, load_class_names, load_mnist
 from ..data.images import read_image, save_image
 from ..errors import UserError
 from ..nn import (ConvClassifier, DCGANGenerator, MLPDiscriminator, MLPGenerator, consistency_loss,
@@ -146,7 +146,15 @@ def load_split(data: str, options: SemiSupervisedOptions, split: str) -> tuple[n
     root = Path(data) / split if (Path(data) / split).is_dir() else Path(data)
     if split == "test" and root == Path(data):
         raise UserError(f"{data}: no test/ folder to evaluate on (expected {data}/test/CLASS/*.png)")
-    images, labels, _ = load_class_folders(root, options.image_size, options.channels == 1)
+    images, labels, names = load_class_folders(root, options.image_size, options.channels == 1,
+                                               fewest_classes=1 if split == "test" else 2)
+    if split == "test":  # labels are indices of the *training* classes, which test/ may not all hold
+        trained = load_class_names(Path(data) / "train" if (Path(data) / "train").is_dir() else Path(data))
+        unknown = [name for name in names if name not in trained]
+        if unknown:
+            raise UserError(f"{root}: class folder {unknown[0]} is not one of the training classes "
+                            f"({', '.join(trained)}); rename or remove it")
+        labels = np.array([trained.index(names[label]) for label in labels], np.int64)
     return images, labels
 
 
@@ -331,7 +339,7 @@ class SemiSupervised(Pipeline):
         errors, per_class = _test_errors(predicted, labels, options)
         metrics = {"data": str(data), "labels": options.labels, "test_images": len(labels), "test_errors": errors,
                    "test_error_percent": round(100 * errors / len(labels), 3),
-                   "per_class_accuracy": [round(a, 4) for a in per_class],
+                   "per_class_accuracy": [None if a is None else round(a, 4) for a in per_class],
                    "top_confusions": _top_confusions(predicted, labels)}
         if isinstance(networks["D"], MLPDiscriminator):
             metrics["hidden_activation_std"] = _hidden_activation_std(networks["D"], images[:1000])
@@ -387,8 +395,10 @@ def _predict(discriminator: nn.Module, images: np.ndarray) -> np.ndarray:
     return torch.cat(predictions).numpy()
 
 
-def _test_errors(predicted: np.ndarray, labels: np.ndarray, options) -> tuple[int, list[float]]:
-    per_class = [float((predicted[labels == k] == k).mean()) for k in range(options.num_classes)]
+def _test_errors(predicted: np.ndarray, labels: np.ndarray, options) -> tuple[int, list[float | None]]:
+    # None for a class the test set does not hold (a user's test/ folder may leave some out)
+    per_class = [float((predicted[labels == k] == k).mean()) if (labels == k).any() else None
+                 for k in range(options.num_classes)]
     return int((predicted != labels).sum()), per_class
 
 
