@@ -46,12 +46,9 @@ def _train_parser(pipeline, defaults: dict, resume: bool) -> argparse.ArgumentPa
     return parser
 
 
-def _architecture_of_init(pipeline, options, init: str, argv: list[str]):
+def _architecture_of_init(pipeline, options, loaded, init: str, argv: list[str]):
     """Fine-tuning: the options that shape the networks and are not on the command line come from the --init
     weights (their card, or what a reference checkpoint's keys say), so `--init NAME` alone fits them."""
-    from .weights import load_weights
-
-    loaded = load_weights(init)
     if loaded.pipeline is not pipeline:
         return options  # the trainer says so in one line
     given = {argument.split("=")[0] for argument in argv}
@@ -73,6 +70,7 @@ def command_train(argv: list[str]) -> int:
     from .train.options import from_dict, options_from_args
 
     resume = "--resume" in argv or any(a.startswith("--resume=") for a in argv)
+    init_weights = None
     if resume:
         probe = argparse.ArgumentParser(add_help=False)
         probe.add_argument("--resume")
@@ -98,8 +96,11 @@ def command_train(argv: list[str]) -> int:
         args = _train_parser(pipeline, pipeline.trainer_defaults, resume=False).parse_args(rest)
         trainer_options = options_from_args(TrainerOptions, args, defaults=pipeline.trainer_defaults)
         options = options_from_args(pipeline.Options, args)
-        if trainer_options.init:
-            options = _architecture_of_init(pipeline, options, trainer_options.init, argv)
+        if trainer_options.init:  # loaded once: the trainer starts from these same weights
+            from .weights import load_weights
+
+            init_weights = load_weights(trainer_options.init)
+            options = _architecture_of_init(pipeline, options, init_weights, trainer_options.init, argv)
         data, run_dir = args.data, Path(args.run)
         if (run_dir / "checkpoint.pt").exists():
             raise UserError(f"{run_dir} already holds a training run: continue it with `translate train --resume "
@@ -111,7 +112,8 @@ def command_train(argv: list[str]) -> int:
     command = ["translate", "train", *argv]
     if resume:
         command = saved.get("command") or command
-    trainer = Trainer(pipeline, options, trainer_options, data, run_dir, resume=resume, command=command)
+    trainer = Trainer(pipeline, options, trainer_options, data, run_dir, resume=resume, command=command,
+                      init_weights=init_weights)
     from .train.distributed import is_main_process, shutdown
 
     if is_main_process():

@@ -70,15 +70,20 @@ def describe_reference_generator(state: dict[str, torch.Tensor], source: str = "
                     "expected a file like latest_net_G.pth")
 
 
+def read_checkpoint(path: Path):
+    """torch.load with weights_only (no code in the file runs), or a one-line error that says why not."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # pickle errors come in many types
+        raise UserError(f"{path}: not a readable checkpoint ({unreadable_torch_file(error)})") from None
+
+
 def load_reference_generator(path: str | Path, state: dict | None = None) -> tuple[nn.Module, ReferenceGenerator]:
     """Build the matching network for `latest_net_G*.pth` and load it strictly (weights_only).
     Pass `state` when the file is already loaded."""
     path = Path(path)
     if state is None:
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as error:
-            raise UserError(f"{path}: not a readable checkpoint ({unreadable_torch_file(error)})") from None
+        state = read_checkpoint(path)
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise UserError(f"{path}: expected a bare state_dict of tensors (the pix2pix/CycleGAN format)")
     # The reference loader drops InstanceNorm buffers written by PyTorch < 0.4; so do we.

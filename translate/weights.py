@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .errors import UserError, unreadable_torch_file
+from .errors import UserError
 
 WEIGHTS_DIR = Path(os.environ.get("TRANSLATE_WEIGHTS", Path(__file__).resolve().parent.parent / "weights"))
 
@@ -154,10 +154,9 @@ def load_weights(spec: str | Path, device: str | torch.device = "cpu") -> Loaded
         pipeline, options, networks = _build(card, source)
         _load_into(networks, load_file(str(source)), source)
     elif source.suffix in (".pt", ".pth"):
-        try:
-            checkpoint = torch.load(source, map_location="cpu", weights_only=True)
-        except Exception as error:  # pickle errors come in many types
-            raise UserError(f"{source}: not a readable checkpoint ({unreadable_torch_file(error)})") from None
+        from .interop import read_checkpoint
+
+        checkpoint = read_checkpoint(source)
         if isinstance(checkpoint, dict) and "export" in checkpoint:
             card = checkpoint["export"]["card"]
             pipeline, options, networks = _build(card, source)

@@ -67,7 +67,8 @@ def load_class_names(root: str | Path, fewest: int = 2) -> list[str]:
     root = Path(root)
     classes = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
     if len(classes) < fewest:
-        raise UserError(f"{root}: expected one folder per class (at least 2), e.g. {root}/cat/*.png {root}/dog/*.png")
+        raise UserError(f"{root}: expected one folder per class (at least {fewest}), e.g. {root}/cat/*.png "
+                        f"{root}/dog/*.png")
     return classes
 
 

@@ -181,11 +181,12 @@ def _check_ranges(options: TrainerOptions) -> None:
 
 
 class Trainer:
-    """Trains `pipeline_cls` on `data`; `run_dir=None` trains in memory (for demos and tests)."""
+    """Trains `pipeline_cls` on `data`; `run_dir=None` trains in memory (for demos and tests). `init_weights`:
+    the --init weights when the caller has loaded them already (the CLI reads their architecture)."""
 
     def __init__(self, pipeline_cls: type[Pipeline], pipeline_options, trainer_options: TrainerOptions,
                  data: str, run_dir: str | Path | None = None, resume: bool = False,
-                 command: list[str] | None = None):
+                 command: list[str] | None = None, init_weights=None):
         _check_ranges(trainer_options)
         if trainer_options.eval_every and pipeline_cls.validate is Pipeline.validate:
             raise UserError(f"--eval-every: {pipeline_cls.name} has no validation during training; score a run "
@@ -224,7 +225,7 @@ class Trainer:
         self.raw: dict[str, nn.Module] = {name: getattr(self.pipeline, name).to(self.device)
                                           for name in pipeline_cls.networks}
         if trainer_options.init and not resume:
-            self._init_from(trainer_options.init)
+            self._init_from(trainer_options.init, init_weights)
         self._apply_channels_last()
 
         self.dataset = self.pipeline.dataset()
@@ -262,10 +263,10 @@ class Trainer:
             raise UserError("--steps must be positive (or give --epochs)")
         return self.options.steps
 
-    def _init_from(self, spec: str) -> None:
+    def _init_from(self, spec: str, loaded=None) -> None:
         from ..weights import load_weights
 
-        loaded = load_weights(spec)
+        loaded = loaded or load_weights(spec)
         if loaded.pipeline is not self.pipeline_cls:
             raise UserError(f"--init {spec}: those are {loaded.pipeline.name} weights, not {self.pipeline_cls.name}")
         reset = []
