@@ -91,5 +91,8 @@ def wrap_data_parallel(network: torch.nn.Module, device: torch.device) -> torch.
 def shutdown() -> None:
     global _context
     if dist.is_initialized():
+        # every rank reaches here before any tears down: a rank that left early aborted the other about one
+        # run in twenty on CPU (gloo): "terminate called without an active exception"
+        dist.barrier()
         dist.destroy_process_group()
     _context = DistributedContext()
