@@ -60,6 +60,13 @@ def test_train_resume_infer_any_size_and_eval(pairs, tmp_path, capsys):
     assert main(["eval", str(run), "--data", str(pairs), "--json"]) == 0
     metrics = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert metrics["pairs"] == 2 and 0 <= metrics["l1"] <= 1 and metrics["psnr"] > 0 and -1 <= metrics["ssim"] <= 1
+    # one pair and no train/ beside it: no target of its own to average (the baseline once scored PSNR Infinity,
+    # which is not JSON)
+    (tmp_path / "alone" / "val").mkdir(parents=True)
+    (pairs / "val" / "0.png").rename(tmp_path / "alone" / "val" / "0.png")
+    assert main(["eval", str(run), "--data", str(tmp_path / "alone"), "--json", "--critic-steps", "0"]) == 0
+    metrics = json.loads(capsys.readouterr().out, parse_constant=lambda constant: pytest.fail(f"{constant} in JSON"))
+    assert metrics["pairs"] == 1 and "baseline_mean_target_psnr" not in metrics and metrics["baseline_input_psnr"] > 0
 
 
 def test_a_to_b_folders_and_b_to_a_train(tmp_path):

@@ -47,3 +47,10 @@ def test_shipped_weights_score_as_their_cards_say_where_their_data_is_here():
     wrong = [f"{row['name']} on {row['data']}, {row['metric']}: card {row['card']}, here {row['here']}"
              for row in compared if not row["ok"]]
     assert not wrong, wrong
+
+
+def test_model_cards_and_eval_lines_are_strict_json():
+    from translate.weights import strict_json
+
+    metrics = {"psnr": float("inf"), "per_class": [0.5, float("nan")], "steps": 3}
+    assert json.dumps(strict_json(metrics), allow_nan=False) == '{"psnr": null, "per_class": [0.5, null], "steps": 3}'

@@ -186,7 +186,9 @@ def command_eval(args) -> int:
     for key, value in metrics.items():
         print(f"{key}: {value}", file=sys.stderr if args.json else sys.stdout)
     if args.json:
-        print(json.dumps(metrics))
+        from .weights import strict_json
+
+        print(json.dumps(strict_json(metrics), allow_nan=False))
     return 0
 
 

@@ -40,6 +40,18 @@ def available() -> list[str]:
     return sorted(p.stem for p in WEIGHTS_DIR.glob("*.safetensors")) if WEIGHTS_DIR.is_dir() else []
 
 
+def strict_json(value):
+    """`value` with every non-finite float as None: json.dumps would write Infinity and NaN, which are not JSON
+    (jq and most parsers refuse them); a PSNR of identical images is one."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: strict_json(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict_json(item) for item in value]
+    return value
+
+
 def write_weights(networks: dict[str, nn.Module], card: dict, stem: str | Path, half: bool = False) -> Path:
     """Write `stem.safetensors` (optionally fp16) and `stem.json`, each atomically."""
     from safetensors.torch import save_file
@@ -59,7 +71,7 @@ def write_weights(networks: dict[str, nn.Module], card: dict, stem: str | Path, 
     os.replace(str(target) + ".tmp", target)
     os.chmod(target, 0o644)
     json_path = stem.with_suffix(".json")
-    json_path.with_suffix(".json.tmp").write_text(json.dumps(card, indent=2, default=str) + "\n")
+    json_path.with_suffix(".json.tmp").write_text(json.dumps(strict_json(card), indent=2, default=str) + "\n")
     os.replace(json_path.with_suffix(".json.tmp"), json_path)
     return target
 

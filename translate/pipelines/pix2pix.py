@@ -194,7 +194,8 @@ class Pix2Pix(Pipeline):
     def evaluate(cls, networks, options, data: str, out: Path | None = None, critic_steps: int = 300,
                  seed: int = 0, test_dropout: bool = False, inception: str | None = None, **_) -> dict:
         """Mean L1 (on [0, 1] pixels), PSNR and SSIM of the translations of held-out pairs, beside two
-        trivial baselines: output = input, and output = the mean training target; the held-out
+        trivial baselines: output = input, and output = the mean training target (without a train/ split beside
+        `data`: the mean of the *other* evaluated targets, so no pair scores against itself); the held-out
         accuracy of an independent critic (0.5: indistinguishable from the real targets); and FID/KID
         against the real targets when `inception` names a local Inception-v3 file."""
         generator = set_test_dropout(networks["G"], test_dropout)
@@ -204,10 +205,10 @@ class Pix2Pix(Pipeline):
         names = [source.name for source in find_pairs(data, split="val")]
         if any(a.shape != b.shape for a, b in pairs):
             raise UserError(f"{data}: some pairs' A and B differ in size; evaluation needs matching pairs")
-        mean_target = _mean_training_target(Path(data), options, pairs)
+        mean_targets = _mean_training_targets(Path(data), options, pairs)
         scores = {"model": [], "baseline_input": [], "baseline_mean_target": []}
         fakes, reals = [], []
-        for (a, b), name in zip(pairs, names):
+        for (a, b), name, mean_target in zip(pairs, names, mean_targets):
             with torch.no_grad():
                 output = translate_image(generator, image_to_tensor(a).unsqueeze(0).to(device))
             fake = ((output.float().clamp(-1, 1) + 1) / 2).cpu()
@@ -216,12 +217,15 @@ class Pix2Pix(Pipeline):
             reals.append(real[0])
             scores["model"].append(_image_scores(fake, real))
             scores["baseline_input"].append(_image_scores(image_to_tensor(a, (0, 1)).unsqueeze(0), real))
-            mean = F.interpolate(mean_target, size=real.shape[-2:], mode="bilinear", align_corners=False)
-            scores["baseline_mean_target"].append(_image_scores(mean, real))
+            if mean_target is not None:
+                mean = F.interpolate(mean_target, size=real.shape[-2:], mode="bilinear", align_corners=False)
+                scores["baseline_mean_target"].append(_image_scores(mean, real))
             if out is not None:
                 save_image(tensor_to_image(output), Path(out) / f"{name}.png")
         metrics = {"data": str(data), "pairs": len(pairs)}
         for what, rows in scores.items():
+            if not rows:  # one pair and no train/ split: no other target to average
+                continue
             prefix = "" if what == "model" else f"{what}_"
             for key in rows[0]:
                 metrics[prefix + key] = round(sum(r[key] for r in rows) / len(rows), 4)
@@ -247,14 +251,22 @@ def _image_scores(fake: torch.Tensor, real: torch.Tensor) -> dict[str, float]:
             "ssim": ssim(fake, real, 11).mean().item()}
 
 
-def _mean_training_target(data: Path, options: Pix2PixOptions, fallback: list) -> torch.Tensor:
-    """The mean target image of the training split next to the evaluated one (else of the evaluated pairs)."""
+def _mean_training_targets(data: Path, options: Pix2PixOptions, pairs: list) -> list[torch.Tensor | None]:
+    """For each evaluated pair, the mean-target baseline: the mean target of the training split beside `data`, or
+    without one, the mean of the other evaluated targets (None for a single pair): a pair's own target in the mean
+    would score the baseline on its answer."""
     root = data.parent if data.name in ("val", "test") else data
     try:
         sources = find_pairs(root, split="train") if (root / "train").is_dir() else []
     except UserError:
         sources = []
-    targets = [read_pair(source, options.direction)[1] for source in sources] or [b for _, b in fallback]
-    size = targets[0].shape[:2]
-    stack = [image_to_tensor(t, (0, 1)) for t in targets if t.shape[:2] == size]
-    return torch.stack(stack).mean(0, keepdim=True)
+    if sources:
+        targets = [image_to_tensor(read_pair(source, options.direction)[1], (0, 1)) for source in sources]
+        same_size = [t for t in targets if t.shape == targets[0].shape]
+        return [torch.stack(same_size).mean(0, keepdim=True)] * len(pairs)
+    targets = [image_to_tensor(b, (0, 1)) for _, b in pairs]
+    means = []
+    for index in range(len(pairs)):
+        others = [t for other, t in enumerate(targets) if other != index and t.shape == targets[index].shape]
+        means.append(torch.stack(others).mean(0, keepdim=True) if others else None)
+    return means
