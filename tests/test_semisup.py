@@ -238,6 +238,34 @@ def test_a_test_folder_is_labelled_by_the_training_classes_names(mnist, tmp_path
     assert "class folder 9 is not one of the training classes (0, 1, 2)" in capsys.readouterr().err
 
 
+def test_predictions_and_eval_name_the_class_folders_saved_with_the_weights(mnist, tmp_path, capsys):
+    import csv
+
+    data = tmp_path / "pets"
+    for split in ("train", "test"):
+        _digit_folders(mnist, data / split, (0, 1, 2))
+        for digit, name in ((0, "cat"), (1, "dog"), (2, "fish, striped")):  # a comma: the CSV must quote it
+            (data / split / str(digit)).rename(data / split / name)
+    run = tmp_path / "run"
+    assert main(["train", "semisup", "--data", str(data), "--run", str(run), "--steps", "1", "--labels", "3",
+                 "--batch-size", "10", "--no-progress"]) == 0
+    names = ["cat", "dog", "fish, striped"]
+    assert json.loads((run / "model.json").read_text())["class_names"] == names
+    assert main(["infer", str(run), str(data / "test" / "dog"), "--out", str(tmp_path / "out")]) == 0
+    rows = list(csv.DictReader((tmp_path / "out" / "predictions.csv").open()))
+    assert len(rows) == len(list((data / "test" / "dog").iterdir()))
+    assert all(row["class_name"] == names[int(row["class"])] for row in rows)
+    # the weights know their classes: a folder holding test/ alone is labelled by them
+    (tmp_path / "elsewhere").mkdir()
+    (data / "test").rename(tmp_path / "elsewhere" / "test")
+    capsys.readouterr()
+    assert main(["eval", str(run), "--data", str(tmp_path / "elsewhere"), "--json", "--baseline-steps", "0",
+                 "--judge-steps", "0"]) == 0
+    metrics = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert metrics["class_names"] == names and len(metrics["per_class_accuracy"]) == 3
+    assert all(line.split("->")[0] in names for line in metrics["top_confusions"])
+
+
 def test_fine_tuning_on_fewer_classes_keeps_the_body_and_starts_the_head_fresh(mnist, tmp_path, capsys):
     from translate.pipelines.semisup import SemiSupervised, SemiSupervisedOptions
     from translate.train import Trainer, TrainerOptions
@@ -325,5 +353,6 @@ def test_top_confusions_counts_the_most_frequent_mistakes_first():
 
     labels = np.array([7, 7, 7, 1, 1, 4, 3])
     predicted = np.array([2, 2, 2, 1, 0, 9, 3])
-    assert _top_confusions(predicted, labels) == ["7->2: 3", "1->0: 1", "4->9: 1"]
-    assert _top_confusions(labels, labels) == []
+    digits = [str(k) for k in range(10)]
+    assert _top_confusions(predicted, labels, digits) == ["7->2: 3", "1->0: 1", "4->9: 1"]
+    assert _top_confusions(labels, labels, digits) == []

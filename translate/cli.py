@@ -168,7 +168,7 @@ def command_infer(args) -> int:
     inputs = [str(path) for given in args.inputs
               for path in (list_images(given) if Path(given).is_dir() else [given])]
     written = loaded.pipeline.infer(loaded.networks, loaded.options, inputs, Path(args.out),
-                                    data=loaded.card.get("data", ""), **_extra(args))
+                                    data=loaded.card.get("data", ""), card=loaded.card, **_extra(args))
     for path in written:
         print(path)
     return 0
@@ -180,7 +180,8 @@ def command_eval(args) -> int:
     loaded = load_weights(args.weights, _inference_device(args.device))
     _refuse_options_it_ignores(args, loaded.pipeline.evaluate, loaded.pipeline.name)
     out = Path(args.out) if args.out else (Path(args.weights) / "eval" if Path(args.weights).is_dir() else None)
-    metrics = loaded.pipeline.evaluate(loaded.networks, loaded.options, args.data, out=out, **_extra(args))
+    metrics = loaded.pipeline.evaluate(loaded.networks, loaded.options, args.data, out=out, card=loaded.card,
+                                       **_extra(args))
     metrics = {"weights": str(args.weights), **metrics}
     # With --json, stdout is the JSON line alone (for `| jq`); the readable lines go to stderr.
     for key, value in metrics.items():

@@ -196,8 +196,10 @@ def ship(run_dir: Path, name: str, eval_data: str | list[str] | None = None, hal
 
     loaded = load_weights(run_dir)
     datasets = [eval_data] if isinstance(eval_data, str) else list(eval_data or [loaded.card.get("data", "")])
-    results = {data: loaded.pipeline.evaluate(loaded.networks, loaded.options, data) for data in datasets}
+    results = {data: loaded.pipeline.evaluate(loaded.networks, loaded.options, data, card=loaded.card)
+               for data in datasets}
     card = {key: loaded.card.get(key) for key in ("pipeline", "options", "data", "steps", "command", "ema")}
+    card.update({key: loaded.card[key] for key in loaded.pipeline.card_keys if key in loaded.card})
     if len(datasets) == 1:
         card.update({"metrics": results[datasets[0]],
                      "eval_command": f"translate eval {name} --data {datasets[0]} --json"})
@@ -254,7 +256,7 @@ def check(names: list[str] | None = None) -> list[dict]:
     for name, loaded in every.items():
         for data, card_metrics in _card_sections(loaded.card):
             try:
-                metrics = loaded.pipeline.evaluate(loaded.networks, loaded.options, _local(data),
+                metrics = loaded.pipeline.evaluate(loaded.networks, loaded.options, _local(data), card=loaded.card,
                                                    **NOTHING_TRAINED_AT_EVAL)
             except UserError as error:
                 rows.append({"name": name, "data": data, "skipped": str(error)})

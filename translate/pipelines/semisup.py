@@ -139,8 +139,10 @@ def as_float_batch(images: np.ndarray) -> torch.Tensor:
     return batch[:, None] if batch.dim() == 3 else batch.permute(0, 3, 1, 2).contiguous()
 
 
-def load_split(data: str, options: SemiSupervisedOptions, split: str) -> tuple[np.ndarray, np.ndarray]:
-    """MNIST's train/test split, or class folders (`data/train`, `data/test` when present, else `data`)."""
+def load_split(data: str, options: SemiSupervisedOptions, split: str,
+               trained: list[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """MNIST's train/test split, or class folders (`data/train`, `data/test` when present, else `data`). The test
+    split is labelled by the `trained` class names (default: the class folders of the training split)."""
     if is_mnist(data):
         return load_mnist(data, split)
     root = Path(data) / split if (Path(data) / split).is_dir() else Path(data)
@@ -149,13 +151,18 @@ def load_split(data: str, options: SemiSupervisedOptions, split: str) -> tuple[n
     images, labels, names = load_class_folders(root, options.image_size, options.channels == 1,
                                                fewest_classes=1 if split == "test" else 2)
     if split == "test":  # labels are indices of the *training* classes, which test/ may not all hold
-        trained = load_class_names(Path(data) / "train" if (Path(data) / "train").is_dir() else Path(data))
+        trained = trained or training_class_names(data)
         unknown = [name for name in names if name not in trained]
         if unknown:
             raise UserError(f"{root}: class folder {unknown[0]} is not one of the training classes "
                             f"({', '.join(trained)}); rename or remove it")
         labels = np.array([trained.index(names[label]) for label in labels], np.int64)
     return images, labels
+
+
+def training_class_names(data: str) -> list[str]:
+    """The class folders of train/ (or of `data` itself), in label order."""
+    return load_class_names(Path(data) / "train" if (Path(data) / "train").is_dir() else Path(data))
 
 
 def _data_init(discriminator: MLPDiscriminator, images: np.ndarray, options: SemiSupervisedOptions) -> None:
@@ -203,6 +210,8 @@ class SemiSupervised(Pipeline):
         o = self.options
         self.images, self.labels = load_split(self.data, o, "train")
         classes = int(self.labels.max()) + 1
+        # MNIST's classes are the digits, named by their labels
+        self.class_names = [str(k) for k in range(classes)] if is_mnist(self.data) else training_class_names(self.data)
         if o.num_classes and o.num_classes != classes:
             raise UserError(f"--num-classes {o.num_classes} but the data has {classes} classes")
         o.num_classes = classes  # recorded in the saved options, so inference can rebuild the networks
@@ -292,6 +301,12 @@ class SemiSupervised(Pipeline):
     def state_dict(self) -> dict:
         return {"labelled_indices": torch.from_numpy(self.labelled)}
 
+    card_keys = ("class_names",)
+
+    def card_extras(self) -> dict:
+        # predictions then name the class folder, not its index
+        return {"class_names": self.class_names}
+
     def load_state_dict(self, state: dict) -> None:
         saved = state["labelled_indices"].numpy()
         if not np.array_equal(saved, self.labelled):
@@ -310,37 +325,49 @@ class SemiSupervised(Pipeline):
         return "D", torch.rand(2, options.channels, options.image_size, options.image_size)
 
     @classmethod
-    def infer(cls, networks, options, inputs: list[str], out_dir: Path, seed: int = 0, **_) -> list[Path]:
-        """Classify image files (written to OUT/predictions.csv); `sample` as the only input draws 64
-        generator samples instead."""
+    def infer(cls, networks, options, inputs: list[str], out_dir: Path, seed: int = 0, card: dict | None = None,
+              **_) -> list[Path]:
+        """Classify image files (written to OUT/predictions.csv, each with its class index and name); `sample` as
+        the only input draws 64 generator samples instead."""
+        import csv
+        import io
+
         out_dir = Path(out_dir)
         if inputs == ["sample"]:
             torch.manual_seed(seed)
             with torch.no_grad():
                 images = _as_images(networks["G"](torch.rand(64, options.latent_dim)), options)
             return [save_image(sample_grid(images), out_dir / "samples.png")]
-        rows = ["file,class,probability,real_score"]
+        names = class_names(card, options)
+        table = io.StringIO()
+        writer = csv.writer(table, lineterminator="\n")  # quotes file and class names that hold commas
+        writer.writerow(["file", "class", "class_name", "probability", "real_score"])
         for path in inputs:
             probabilities, real = classify(networks["D"], read_image(path), options)
-            rows.append(f"{path},{int(probabilities.argmax())},{probabilities.max():.4f},{real:.4f}")
+            best = int(probabilities.argmax())
+            writer.writerow([path, best, names[best], f"{probabilities.max():.4f}", f"{real:.4f}"])
         out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / "predictions.csv").write_text("\n".join(rows) + "\n")
-        print("\n".join(rows))
+        (out_dir / "predictions.csv").write_text(table.getvalue())
+        print(table.getvalue(), end="")
         return [out_dir / "predictions.csv"]
 
     @classmethod
     def evaluate(cls, networks, options, data: str, seed: int = 0, baseline_steps: int = 2000,
-                 judge_steps: int = 2000, **_) -> dict:
+                 judge_steps: int = 2000, card: dict | None = None, **_) -> dict:
         """Test errors (count and %), per-class accuracy and the most frequent mistakes, the spread of D's hidden
         activations (MLP D), the same classifier trained on the labelled subset alone (supervised baseline) for
         contrast, and a score of G's samples by a judge trained on all labels."""
-        images, labels = load_split(data, options, "test")
+        saved_names = (card or {}).get("class_names")  # weights trained before they were saved have none
+        images, labels = load_split(data, options, "test", trained=saved_names)
+        names = class_names(card, options)
         predicted = _predict(networks["D"], images)
         errors, per_class = _test_errors(predicted, labels, options)
         metrics = {"data": str(data), "labels": options.labels, "test_images": len(labels), "test_errors": errors,
                    "test_error_percent": round(100 * errors / len(labels), 3),
                    "per_class_accuracy": [None if a is None else round(a, 4) for a in per_class],
-                   "top_confusions": _top_confusions(predicted, labels)}
+                   "top_confusions": _top_confusions(predicted, labels, names)}
+        if not is_mnist(data):
+            metrics["class_names"] = names  # per_class_accuracy's order
         if isinstance(networks["D"], MLPDiscriminator):
             metrics["hidden_activation_std"] = _hidden_activation_std(networks["D"], images[:1000])
         judge = judge_steps > 0 and "G" in networks
@@ -354,6 +381,12 @@ class SemiSupervised(Pipeline):
             metrics.update(_judge_samples(networks["G"], options, judge_steps, seed, (train_images, train_labels),
                                           (images, labels)))
         return metrics
+
+
+def class_names(card: dict | None, options: SemiSupervisedOptions) -> list[str]:
+    """The class names saved with the weights; the indices as names for weights trained before they were saved."""
+    names = (card or {}).get("class_names")
+    return names if names and len(names) == options.num_classes else [str(k) for k in range(options.num_classes)]
 
 
 def _as_images(flat: torch.Tensor, options: SemiSupervisedOptions) -> torch.Tensor:
@@ -402,13 +435,13 @@ def _test_errors(predicted: np.ndarray, labels: np.ndarray, options) -> tuple[in
     return int((predicted != labels).sum()), per_class
 
 
-def _top_confusions(predicted: np.ndarray, labels: np.ndarray, count: int = 5) -> list[str]:
+def _top_confusions(predicted: np.ndarray, labels: np.ndarray, names: list[str], count: int = 5) -> list[str]:
     """The most frequent mistakes as "true->predicted: n", most first: a run whose one cluster of a class
     settled under another class's label shows up at the top (BENCHMARKS.md: 7->2)."""
     wrong = predicted != labels
     pairs, counts = np.unique(np.stack([labels[wrong], predicted[wrong]]), axis=1, return_counts=True)
     order = np.argsort(-counts, kind="stable")[:count]
-    return [f"{pairs[0, i]}->{pairs[1, i]}: {counts[i]}" for i in order]
+    return [f"{names[pairs[0, i]]}->{names[pairs[1, i]]}: {counts[i]}" for i in order]
 
 
 @torch.no_grad()

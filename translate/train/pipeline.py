@@ -86,8 +86,16 @@ class Pipeline:
         """Metrics on held-out data, run every --eval-every steps. Empty when there is nothing to measure."""
         return {}
 
+    #: the keys `card_extras` adds to the model card (`translate weights add` copies them)
+    card_keys: ClassVar[tuple[str, ...]] = ()
+
     #: (metric, "max" or "min") for keeping the best checkpoint; None keeps none
     best_metric: ClassVar[tuple[str, str] | None] = None
+
+    def card_extras(self) -> dict[str, Any]:
+        """Facts about the training data that inference needs beyond the options, written into the model card
+        (semisup: the class names). `infer` and `evaluate` get the card as `card=`."""
+        return {}
 
     def state_dict(self) -> dict:
         """Extra state to checkpoint (image pools, running averages...)."""

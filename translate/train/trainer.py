@@ -354,7 +354,7 @@ class Trainer:
                  for k, v in net.state_dict().items()}
         card = {"pipeline": self.pipeline_cls.name, "options": to_dict(self.pipeline_options),
                 "trainer": to_dict(self.options), "data": self.data, "steps": self.step,
-                "command": " ".join(self.command), "ema": bool(self.ema)}
+                "command": " ".join(self.command), "ema": bool(self.ema), **self.pipeline.card_extras()}
         return networks, {"card": card, "state": state}
 
     def save(self) -> None:
