@@ -18,7 +18,7 @@ for _key, _value in (("GRADIO_ANALYTICS_ENABLED", "False"), ("HF_HUB_OFFLINE", "
 import gradio as gr  # noqa: E402
 import numpy as np  # noqa: E402
 
-from apps import shows_user_errors  # noqa: E402
+from apps import refuse_large_upload, shows_user_errors  # noqa: E402
 
 WEIGHTS = "cyclegan-brooklyn"
 DIRECTIONS = {"A → B (label map → atlas)": "AtoB", "B → A (atlas → label map)": "BtoA"}
@@ -44,9 +44,7 @@ def translate_both_ways(image: np.ndarray, direction: str, weights: str = WEIGHT
     if image is None:
         raise gr.Error("Upload an image first.")
     image = np.repeat(image[..., None], 3, 2) if image.ndim == 2 else image[..., :3]
-    if image.shape[0] * image.shape[1] > MAX_INPUT_PIXELS:
-        raise gr.Error(f"{image.shape[1]}×{image.shape[0]} is large for this demo (limit 4 megapixels); "
-                       "scale it down, or use `translate infer` for big images")
+    refuse_large_upload(image, MAX_INPUT_PIXELS)
     return cycle(_networks(weights), image, DIRECTIONS.get(direction, direction))
 
 

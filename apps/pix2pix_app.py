@@ -20,9 +20,10 @@ import gradio as gr  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from apps import shows_user_errors  # noqa: E402
+from apps import refuse_large_upload, shows_user_errors  # noqa: E402
 
 WEIGHTS = "pix2pix-brooklyn"
+MAX_INPUT_PIXELS = 2048 * 2048  # a label map this size translates in seconds on a CPU
 YELLOW, RED = (255, 255, 0), (255, 0, 0)
 
 
@@ -60,6 +61,7 @@ def translate_label_map(label_map: np.ndarray) -> np.ndarray:
         raise gr.Error("Upload or pick a label map first.")
     if label_map.ndim == 2:
         label_map = np.repeat(label_map[..., None], 3, axis=2)
+    refuse_large_upload(label_map, MAX_INPUT_PIXELS)
     generator, _ = _generator()
     with torch.no_grad():
         output = translate_image(generator, image_to_tensor(label_map[..., :3]).unsqueeze(0))

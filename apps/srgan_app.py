@@ -20,7 +20,7 @@ for _key, _value in (("GRADIO_ANALYTICS_ENABLED", "False"), ("HF_HUB_OFFLINE", "
 import gradio as gr  # noqa: E402
 import numpy as np  # noqa: E402
 
-from apps import shows_user_errors  # noqa: E402
+from apps import refuse_large_upload, shows_user_errors  # noqa: E402
 
 WEIGHTS = "srresnet-x4"
 MODELS = {"SRResNet ×4 (PSNR)": "srresnet-x4", "SRGAN ×4 (GAN)": "srgan-x4"}
@@ -72,9 +72,7 @@ def super_resolve_photo(photo: np.ndarray, model: str, checkpoint: str | None, t
     else:
         spec = MODELS[model]
     photo = np.repeat(photo[..., None], 3, 2) if photo.ndim == 2 else photo[..., :3]
-    if photo.shape[0] * photo.shape[1] > MAX_INPUT_PIXELS:
-        raise gr.Error(f"{photo.shape[1]}×{photo.shape[0]} is large for this demo (limit 1 megapixel); "
-                       "use `translate infer` for big photos")
+    refuse_large_upload(photo, MAX_INPUT_PIXELS)
     generator, scale = _model(spec)
     result = super_resolve(generator, photo, scale, int(tile))
     lr = image_to_tensor(photo, (0.0, 1.0))[None].double()

@@ -144,15 +144,21 @@ def test_a_busy_port_is_a_one_line_error_before_anything_loads(capsys):
                                                f"--port {port + 1}`")
 
 
-def test_cyclegan_demo_refuses_uploads_too_big_for_a_cpu_answer():
+@pytest.mark.parametrize("app", ["cyclegan", "pix2pix", "srgan"])
+def test_demos_refuse_uploads_too_big_for_a_cpu_answer(app):
+    import importlib
+
     import gradio as gr
     import numpy as np
 
-    from apps.cyclegan_app import MAX_INPUT_PIXELS, translate_both_ways
-
-    side = int(MAX_INPUT_PIXELS**0.5) + 1
-    with pytest.raises(gr.Error, match=f"{side}×{side} is large for this demo"):
-        translate_both_ways(np.zeros((side, side, 3), np.uint8), "AtoB")
+    module = importlib.import_module(f"apps.{app}_app")
+    handler = {"cyclegan": lambda image: module.translate_both_ways(image, "AtoB"),
+               "pix2pix": lambda image: module.translate_label_map(image),
+               "srgan": lambda image: module.super_resolve_photo(image, next(iter(module.MODELS)), None, 0)}[app]
+    side = int(module.MAX_INPUT_PIXELS**0.5) + 1
+    limit = {"cyclegan": "4 megapixels", "pix2pix": "4 megapixels", "srgan": "1 megapixel"}[app]
+    with pytest.raises(gr.Error, match=f"{side}×{side} is large for this demo \\(limit {limit}\\)"):
+        handler(np.zeros((side, side, 3), np.uint8))
 
 
 def test_suite_renders_in_headless_chromium(served_suite):

@@ -36,6 +36,9 @@ def test_train_resume_infer_any_size_and_eval(pairs, tmp_path, capsys):
     Image.fromarray(np.zeros((200, 300, 3), np.uint8)).save(tmp_path / "some_300x200.png")
     assert main(["infer", str(run), str(tmp_path / "some_300x200.png"), "--out", str(tmp_path / "out")]) == 0
     assert Image.open(tmp_path / "out" / "some_300x200.png").size == (300, 200)
+    assert main(["infer", str(run), str(tmp_path / "some_300x200.png"), "--out", str(tmp_path / "small"),
+                 "--max-side", "150"]) == 0
+    assert Image.open(tmp_path / "small" / "some_300x200.png").size == (150, 100)
     outputs = []
     Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(tmp_path / "n.png")
     for seed in ("1", "2"):  # test-time dropout: a different sample for each seed

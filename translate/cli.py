@@ -268,7 +268,7 @@ def _inference_device(name: str):
 
 # options of `infer` and `eval` that only some pipelines take, with their defaults
 PIPELINE_SPECIFIC = {"direction": ("--direction", "AtoB"), "test_dropout": ("--test-dropout", False),
-                     "tile": ("--tile", 256)}
+                     "tile": ("--tile", 256), "max_side": ("--max-side", 0)}
 
 
 def _refuse_options_it_ignores(args, method, pipeline_name: str) -> None:
@@ -278,7 +278,7 @@ def _refuse_options_it_ignores(args, method, pipeline_name: str) -> None:
 
     taken = inspect.signature(method).parameters
     for name, (flag, default) in PIPELINE_SPECIFIC.items():
-        if getattr(args, name) != default and name not in taken:
+        if getattr(args, name, default) != default and name not in taken:
             raise UserError(f"{flag} does not apply to {pipeline_name} weights here; drop it "
                             f"(`translate {args.command} --help` says which pipelines take it)")
 
@@ -287,7 +287,7 @@ def _extra(args) -> dict:
     return {"seed": args.seed, "tile": args.tile, "direction": args.direction,
             "critic_steps": getattr(args, "critic_steps", 0), "test_dropout": args.test_dropout,
             "baseline_steps": getattr(args, "baseline_steps", 0), "judge_steps": getattr(args, "judge_steps", 0),
-            "inception": getattr(args, "inception", None)}
+            "inception": getattr(args, "inception", None), "max_side": getattr(args, "max_side", 0)}
 
 
 def _version() -> str:
@@ -327,6 +327,9 @@ def _main_parser() -> argparse.ArgumentParser:
     infer.add_argument("weights", help="a name under weights/, a run folder, or a weights file")
     infer.add_argument("inputs", nargs="+", help="input files or folders of them (or what the pipeline takes)")
     infer.add_argument("--out", required=True, help="output folder")
+    infer.add_argument("--max-side", type=_zero_or_more, default=0, metavar="PIXELS",
+                       help="pix2pix/CycleGAN: scale larger images down to at most this many pixels on their longer "
+                       "side first (0: full size; an image too big for the memory free says what fits)")
     evaluate = commands.add_parser("eval", help="score weights on held-out data")
     evaluate.add_argument("weights")
     evaluate.add_argument("--data", required=True, help="evaluation data (folder or built-in name)")

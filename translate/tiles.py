@@ -14,11 +14,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from .memory import is_out_of_memory
+
 MIN_TILE = 16
-
-
-def _is_out_of_memory(error: BaseException) -> bool:
-    return isinstance(error, torch.OutOfMemoryError) or "out of memory" in str(error).lower()
 
 
 @torch.no_grad()
@@ -35,7 +33,7 @@ def tile_infer(network: nn.Module, image: np.ndarray, scale: int, tile: int = 25
         try:
             return _run_tiles(network, image, scale, min(tile, max(height, width)), overlap, progress, multiple)
         except (torch.OutOfMemoryError, RuntimeError) as error:
-            if not _is_out_of_memory(error) or tile // 2 < MIN_TILE:
+            if not is_out_of_memory(error) or tile // 2 < MIN_TILE:
                 raise
             tile //= 2
             if torch.cuda.is_available():

@@ -129,6 +129,19 @@ def save_image(array: np.ndarray, path: str | Path) -> Path:
     return path
 
 
+def fit_longer_side(image: np.ndarray, max_side: int) -> np.ndarray:
+    """`image` scaled down (area-averaged, aspect kept) so its longer side is at most `max_side` (0: as it is)."""
+    import cv2
+
+    height, width = image.shape[:2]
+    if max_side <= 0 or max(height, width) <= max_side:
+        return image
+    scale = max_side / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    resized = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    return resized[..., None] if resized.ndim == 2 else resized
+
+
 def check_distinct_stems(paths: list[Path]) -> None:
     """Outputs named after their input's stem must not overwrite each other: a.png and a.jpg, or two folders'
     1.png, would."""

@@ -162,9 +162,10 @@ class CycleGAN(Pipeline):
         return nn.ModuleDict({"G_A": build_generator(options), "G_B": build_generator(options)})
 
     @classmethod
-    def infer(cls, networks, options, inputs: list[str], out_dir: Path, direction: str = "AtoB", **_) -> list[Path]:
+    def infer(cls, networks, options, inputs: list[str], out_dir: Path, direction: str = "AtoB", max_side: int = 0,
+              **_) -> list[Path]:
         forward, _ = _directions(networks, direction)
-        return translate_files(forward, inputs, Path(out_dir), suffix=f"_{direction}")
+        return translate_files(forward, inputs, Path(out_dir), suffix=f"_{direction}", max_side=max_side)
 
     @classmethod
     def evaluate(cls, networks, options, data: str, out: Path | None = None, critic_steps: int = 300,

@@ -17,7 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..data.images import check_distinct_stems, image_to_tensor, read_image, save_image, tensor_to_image
+from ..data.images import (check_distinct_stems, fit_longer_side, image_to_tensor, read_image, save_image,
+                           tensor_to_image)
 from ..data.paired import PairedImages, find_pairs, read_pair
 from ..data.transforms import PREPROCESS_MODES
 from ..errors import UserError
@@ -83,18 +84,31 @@ def translate_image(generator: nn.Module, image: torch.Tensor) -> torch.Tensor:
     return generator(padded)[..., :h, :w]
 
 
-def translate_files(generator: nn.Module, inputs: list[str], out_dir: Path, suffix: str = "") -> list[Path]:
-    """Translate image files of any size; writes OUT_DIR/STEM{suffix}.png for each (a progress bar for several)."""
+def translate_files(generator: nn.Module, inputs: list[str], out_dir: Path, suffix: str = "",
+                    max_side: int = 0) -> list[Path]:
+    """Translate image files of any size, each at once; writes OUT_DIR/STEM{suffix}.png for each (a progress bar
+    for several). `max_side` scales larger images down first; an image that would not fit in memory is a one-line
+    error that names the `max_side` that would."""
     from tqdm.auto import tqdm
+
+    from ..memory import bytes_per_pixel, check_fits, free_bytes, is_out_of_memory, too_big
 
     device = next(generator.parameters()).device
     paths = [Path(given) for given in inputs]
     check_distinct_stems(paths)
     written = []
     for path in tqdm(paths, desc="translate", unit="image", disable=len(paths) < 2, leave=False):
-        image = image_to_tensor(read_image(path)).unsqueeze(0).to(device)
-        with torch.no_grad():
-            output = translate_image(generator, image)
+        array = fit_longer_side(read_image(path), max_side)
+        height, width = array.shape[:2]
+        check_fits(generator, height, width, path)
+        try:
+            with torch.no_grad():
+                output = translate_image(generator, image_to_tensor(array).unsqueeze(0).to(device))
+        except (torch.OutOfMemoryError, RuntimeError) as error:
+            free = free_bytes(device)
+            if not is_out_of_memory(error) or free is None:
+                raise
+            raise too_big(path, height, width, bytes_per_pixel(generator) * height * width, free) from None
         written.append(save_image(tensor_to_image(output), out_dir / f"{path.stem}{suffix}.png"))
     return written
 
@@ -186,9 +200,10 @@ class Pix2Pix(Pipeline):
 
     @classmethod
     def infer(cls, networks, options, inputs: list[str], out_dir: Path, test_dropout: bool = False, seed: int = 0,
-              **_) -> list[Path]:
+              max_side: int = 0, **_) -> list[Path]:
         torch.manual_seed(seed)
-        return translate_files(set_test_dropout(networks["G"], test_dropout), inputs, Path(out_dir))
+        return translate_files(set_test_dropout(networks["G"], test_dropout), inputs, Path(out_dir),
+                               max_side=max_side)
 
     @classmethod
     def evaluate(cls, networks, options, data: str, out: Path | None = None, critic_steps: int = 300,
