@@ -58,3 +58,16 @@ def test_running_out_of_memory_midway_says_the_same(tmp_path, monkeypatch):
     monkeypatch.setattr("translate.pipelines.pix2pix.translate_image", allocator_refuses)
     with pytest.raises(UserError, match="add --max-side"):
         translate_files(generator, [str(big)], tmp_path / "out")
+
+
+def test_evaluation_on_pairs_too_big_says_so_before_translating(tmp_path, monkeypatch):
+    from torch import nn
+
+    from translate.pipelines.pix2pix import Pix2Pix
+
+    options = Pix2PixOptions(generator="unet_128", ngf=4)
+    (tmp_path / "val").mkdir()
+    Image.fromarray(np.zeros((1100, 2000, 3), np.uint8)).save(tmp_path / "val" / "wide.png")  # A|B, 1000×1100 each
+    monkeypatch.setattr(memory, "free_bytes", lambda device: 10**6)
+    with pytest.raises(UserError, match="wide: translating 1000×1100 at once .* evaluate on smaller images"):
+        Pix2Pix.evaluate(nn.ModuleDict({"G": build_generator(options).eval()}), options, str(tmp_path), critic_steps=0)

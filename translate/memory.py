@@ -112,14 +112,21 @@ def side_that_fits(height: int, width: int, need: float, free: int) -> int:
     return max(128, int(max(height, width) * scale) // 128 * 128)
 
 
-def too_big(path, height: int, width: int, need: float, free: int) -> UserError:
+#: what to do about an image too big to evaluate (evaluation scores the full size, so it cannot scale down)
+FOR_EVALUATION = "evaluate on smaller images, or use a larger machine"
+
+
+def too_big(path, height: int, width: int, need: float, free: int, advice: str = "") -> UserError:
+    """The one-line error for an image that does not fit; `advice` (default: the --max-side that fits) says what
+    to do."""
     side = side_that_fits(height, width, need, free)
+    advice = advice or (f"add --max-side {side} to translate it at most {side} px on its longer side (or free "
+                        "memory, or use a larger machine)")
     return UserError(f"{path}: translating {width}×{height} at once needs about {_gigabytes(need)}, and "
-                     f"{_gigabytes(free)} is free; add --max-side {side} to translate it at most {side} px on its "
-                     "longer side (or free memory, or use a larger machine)")
+                     f"{_gigabytes(free)} is free; {advice}")
 
 
-def check_fits(generator: nn.Module, height: int, width: int, path) -> None:
+def check_fits(generator: nn.Module, height: int, width: int, path, advice: str = "") -> None:
     """A one-line UserError, before any work, when translating a `height`×`width` image at once would need more
     memory than is free on the generator's device."""
     if height * width <= CHECK_ABOVE_PIXELS:
@@ -130,7 +137,7 @@ def check_fits(generator: nn.Module, height: int, width: int, path) -> None:
         return
     need = bytes_per_pixel(generator) * height * width
     if need > free:
-        raise too_big(path, height, width, need, free)
+        raise too_big(path, height, width, need, free, advice)
 
 
 def is_out_of_memory(error: BaseException) -> bool:

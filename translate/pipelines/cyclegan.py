@@ -25,6 +25,7 @@ from ..data.paired import find_pairs, read_pair
 from ..data.transforms import PREPROCESS_MODES
 from ..data.unpaired import UnpairedImages
 from ..errors import UserError
+from ..memory import FOR_EVALUATION, check_fits
 from ..nn import (ADVERSARIAL_LOSSES, PENALTIES, ImagePool, PatchGAN, ResnetGenerator, UNetGenerator,
                   adversarial_loss, gradient_penalty, init_weights)
 from ..nn.layers import NORMS, UPSAMPLING
@@ -179,6 +180,7 @@ class CycleGAN(Pipeline):
         rows, accuracies, all_ground, reals, fakes = [], [], [], [], []
         for source in sources:
             a, b = read_pair(source, "AtoB")
+            check_fits(generator_a, *a.shape[:2], source, FOR_EVALUATION)
             with torch.no_grad():
                 fake_b = translate_image(generator_a, image_to_tensor(a).unsqueeze(0).to(device))
                 fake_a = translate_image(generator_b, image_to_tensor(b).unsqueeze(0).to(device))

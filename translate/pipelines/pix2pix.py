@@ -22,6 +22,7 @@ from ..data.images import (check_distinct_stems, fit_longer_side, image_to_tenso
 from ..data.paired import PairedImages, find_pairs, read_pair
 from ..data.transforms import PREPROCESS_MODES
 from ..errors import UserError
+from ..memory import FOR_EVALUATION, bytes_per_pixel, check_fits, free_bytes, is_out_of_memory, too_big
 from ..nn import (ADVERSARIAL_LOSSES, PENALTIES, InstanceNoise, PatchGAN, PixelGAN, ResnetGenerator, UNetGenerator,
                   adversarial_loss, gradient_penalty, init_weights, pad_to_multiple)
 from ..nn.layers import NORMS, UPSAMPLING
@@ -90,8 +91,6 @@ def translate_files(generator: nn.Module, inputs: list[str], out_dir: Path, suff
     for several). `max_side` scales larger images down first; an image that would not fit in memory is a one-line
     error that names the `max_side` that would."""
     from tqdm.auto import tqdm
-
-    from ..memory import bytes_per_pixel, check_fits, free_bytes, is_out_of_memory, too_big
 
     device = next(generator.parameters()).device
     paths = [Path(given) for given in inputs]
@@ -224,6 +223,7 @@ class Pix2Pix(Pipeline):
         scores = {"model": [], "baseline_input": [], "baseline_mean_target": []}
         fakes, reals = [], []
         for (a, b), name, mean_target in zip(pairs, names, mean_targets):
+            check_fits(generator, *a.shape[:2], name, FOR_EVALUATION)
             with torch.no_grad():
                 output = translate_image(generator, image_to_tensor(a).unsqueeze(0).to(device))
             fake = ((output.float().clamp(-1, 1) + 1) / 2).cpu()
