@@ -72,11 +72,13 @@ def bytes_per_pixel(generator: nn.Module) -> float:
 
     if generator not in _bytes_per_pixel:
         parameter = next(generator.parameters())
-        probe = torch.zeros(1, 3, PROBE_SIDE, PROBE_SIDE, device=parameter.device, dtype=parameter.dtype)
+        multiple = getattr(generator, "multiple", 1)
+        side = -(-PROBE_SIDE // multiple) * multiple  # a size the network takes without padding
+        probe = torch.zeros(1, 3, side, side, device=parameter.device, dtype=parameter.dtype)
         with LiveTensorBytes() as tracker:
             translate_image(generator, probe)
         # the uint8 image and its float copy are made before the network runs
-        _bytes_per_pixel[generator] = tracker.peak / PROBE_SIDE**2 * UNTRACKED_FACTOR + 3 + 3 * parameter.element_size()
+        _bytes_per_pixel[generator] = tracker.peak / side**2 * UNTRACKED_FACTOR + 3 + 3 * parameter.element_size()
     return _bytes_per_pixel[generator]
 
 
