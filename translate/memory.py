@@ -68,15 +68,13 @@ _bytes_per_pixel: weakref.WeakKeyDictionary[nn.Module, float] = weakref.WeakKeyD
 @torch.no_grad()
 def bytes_per_pixel(generator: nn.Module) -> float:
     """The memory `generator` needs per input pixel to translate an image at once (measured once per network)."""
-    from .pipelines.pix2pix import translate_image
-
     if generator not in _bytes_per_pixel:
         parameter = next(generator.parameters())
         multiple = getattr(generator, "multiple", 1)
         side = -(-PROBE_SIDE // multiple) * multiple  # a size the network takes without padding
         probe = torch.zeros(1, 3, side, side, device=parameter.device, dtype=parameter.dtype)
         with LiveTensorBytes() as tracker:
-            translate_image(generator, probe)
+            generator(probe)
         # the uint8 image and its float copy are made before the network runs
         _bytes_per_pixel[generator] = tracker.peak / side**2 * UNTRACKED_FACTOR + 3 + 3 * parameter.element_size()
     return _bytes_per_pixel[generator]
