@@ -52,7 +52,10 @@ def _weights_for(labels) -> str:
 
 
 def _drawing_to_digit(drawing) -> np.ndarray:
-    """The sketchpad's image (dark strokes on white, or any upload) → white digit on black, like MNIST."""
+    """The sketchpad's image (dark strokes on white, or any upload) → a white digit on black, sized and centred as
+    MNIST's are (a digit drawn small in a corner is read like one drawn in the middle)."""
+    from translate.data.classes import as_mnist_digit
+
     image = drawing.get("composite") if isinstance(drawing, dict) else drawing
     if image is None:
         raise gr.Error("Draw a digit first.")
@@ -62,7 +65,10 @@ def _drawing_to_digit(drawing) -> np.ndarray:
         image = (image[..., :3] * alpha + 255 * (1 - alpha)).astype(np.uint8)
     gray = image.mean(2) if image.ndim == 3 else image.astype(np.float64)
     ink = 255 - gray if gray.mean() > 127 else gray
-    return ink.clip(0, 255).astype(np.uint8)
+    digit = as_mnist_digit(ink)
+    if digit is None:
+        raise gr.Error("The canvas is empty: draw a digit first.")
+    return digit
 
 
 @shows_user_errors

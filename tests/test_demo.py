@@ -114,6 +114,27 @@ def test_semisup_tab_classifies_a_drawing_through_gradio_client(served_suite, tm
         assert len(label["confidences"]) == 10 and real.startswith("D(x) = ")
 
 
+def test_semisup_demo_reads_a_digit_drawn_small_in_a_corner_and_refuses_an_empty_canvas():
+    import cv2
+    import gradio as gr
+    import numpy as np
+
+    from apps.semisup_app import WEIGHTS, classify_drawing
+    from translate.weights import available
+
+    if WEIGHTS not in available():
+        pytest.skip(f"weights/{WEIGHTS} is not shipped")
+    for (left, top), size, brush in (((20, 20), 1.0, 8), ((60, 40), 2.6, 18)):  # small in a corner; large
+        canvas = np.full((280, 280, 3), 255, np.uint8)
+        bar_end, foot = (left + int(60 * size), top), (left + int(25 * size), top + int(90 * size))
+        cv2.line(canvas, (left, top), bar_end, (0, 0, 0), brush)  # a "7"
+        cv2.line(canvas, bar_end, foot, (0, 0, 0), brush)
+        probabilities, _ = classify_drawing({"composite": canvas})
+        assert max(probabilities, key=probabilities.get) == "7"  # only resized to 28×28, the small one read as 1
+    with pytest.raises(gr.Error, match="empty"):
+        classify_drawing({"composite": np.full((280, 280, 4), 255, np.uint8)})
+
+
 def test_drawn_label_maps_use_the_palette_only():
     import numpy as np
 

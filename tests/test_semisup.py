@@ -356,3 +356,36 @@ def test_top_confusions_counts_the_most_frequent_mistakes_first():
     digits = [str(k) for k in range(10)]
     assert _top_confusions(predicted, labels, digits) == ["7->2: 3", "1->0: 1", "4->9: 1"]
     assert _top_confusions(labels, labels, digits) == []
+
+
+def test_a_digit_drawn_anywhere_is_sized_and_centred_as_mnists():
+    import cv2
+
+    from translate.data.classes import as_mnist_digit
+
+    def ring(centre, axes):  # a "0" drawn on the demo's 280×280 canvas, light ink on dark
+        canvas = np.zeros((280, 280), np.uint8)
+        cv2.ellipse(canvas, centre, axes, 0, 0, 360, 255, thickness=max(2, axes[0] // 4))
+        return canvas
+
+    small_in_a_corner = as_mnist_digit(ring((40, 50), (20, 30)))
+    one = np.zeros((280, 280), np.uint8)
+    one[40:240, 130:150] = 255  # 2 pixels wide once scaled: an N×2 array that cv2.moments would take for points
+    for digit in (small_in_a_corner, as_mnist_digit(ring((140, 140), (80, 120))), as_mnist_digit(one)):
+        rows, columns = np.flatnonzero((digit > 0).any(1)), np.flatnonzero((digit > 0).any(0))
+        assert digit.shape == (28, 28) and digit.dtype == np.uint8
+        assert max(rows[-1] - rows[0], columns[-1] - columns[0]) + 1 == 20  # fits MNIST's 20×20 box
+        moments = cv2.moments(digit.astype(np.float32))
+        assert abs(moments["m10"] / moments["m00"] - 14) <= 0.5 and abs(moments["m01"] / moments["m00"] - 14) <= 0.5
+    # where on the canvas it was drawn makes no difference at all
+    assert np.array_equal(small_in_a_corner, as_mnist_digit(ring((230, 200), (20, 30))))
+    assert as_mnist_digit(np.zeros((280, 280))) is None
+
+
+def test_bench_drawn_digits_reads_test_digits_redrawn_on_the_canvas(mnist, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "semisup", "--data", str(mnist), "--run", str(run), "--steps", "2", *TINY]) == 0
+    capsys.readouterr()
+    assert main(["bench", "drawn-digits", "--weights", str(run), "--data", str(mnist), "--count", "4"]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ") and "%" in line]
+    assert len(rows) == 7 and rows[0].startswith("| MNIST's own 28×28 |")

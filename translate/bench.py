@@ -6,6 +6,7 @@
     translate bench srgan     it/s of the SRGAN step (batch 16, HR 96) per mode; tiled inference MP/s
     translate bench cyclegan  it/s of the CycleGAN step (the paper's networks, 256², batch 1) per mode
     translate bench semisup   MNIST test errors (mean ± std over seeds) per number of labels
+    translate bench drawn-digits  how often the shipped MNIST classifier reads digits drawn anywhere on the demo's canvas
 """
 
 from __future__ import annotations
@@ -442,8 +443,80 @@ def _score_semisup_runs(runs: list[str], data: str) -> int:
     return 0
 
 
+# --- the semi-supervised demo: digits drawn at another size or place than MNIST's -----------------
+
+#: (share of the canvas the digit's longer side spans, how far off-centre it sits: 0 centred, 1 touching an edge)
+DRAWN_PLACEMENTS = ((0.71, 0.0), (0.9, 0.0), (0.5, 0.0), (0.35, 0.0), (0.5, 1.0), (0.9, 0.5))
+CANVAS_SIDE = 280  # the demo's sketchpad
+
+
+def _drawn(digit, fill: float, offset: float, rng) -> "np.ndarray":
+    """An MNIST digit as if drawn on the demo's canvas: its ink scaled to span `fill` of the canvas, moved off
+    centre by up to `offset` of the free space (light ink on dark, as the demo turns a drawing into)."""
+    import cv2
+    import numpy as np
+
+    rows, columns = np.flatnonzero((digit > 30).any(1)), np.flatnonzero((digit > 30).any(0))
+    crop = digit[rows[0]:rows[-1] + 1, columns[0]:columns[-1] + 1]
+    scale = fill * CANVAS_SIDE / max(crop.shape)
+    crop = cv2.resize(crop, (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale))),
+                      interpolation=cv2.INTER_LINEAR)
+    canvas = np.zeros((CANVAS_SIDE, CANVAS_SIDE), np.uint8)
+    height, width = crop.shape
+    top = int((CANVAS_SIDE - height) / 2 * (1 + offset * rng.uniform(-1, 1)))
+    left = int((CANVAS_SIDE - width) / 2 * (1 + offset * rng.uniform(-1, 1)))
+    canvas[top:top + height, left:left + width] = crop
+    return canvas
+
+
+def bench_drawn_digits(argv: list[str]) -> int:
+    import numpy as np
+
+    from .data.classes import as_mnist_digit, load_mnist
+    from .pipelines.semisup import classify
+    from .weights import load_weights
+
+    parser = argparse.ArgumentParser(prog="translate bench drawn-digits",
+                                     description="MNIST test digits redrawn at other sizes and places on the demo's "
+                                     "280×280 canvas: the share a semi-supervised classifier reads right when the "
+                                     "drawing is only resized to 28×28, and when it is first sized and centred as "
+                                     "MNIST's digits are (as the demo does).")
+    parser.add_argument("--weights", default="semisup-mnist100")
+    parser.add_argument("--data", default="../shared/datasets/MNIST", help="MNIST folder (IDX files)")
+    parser.add_argument("--count", type=int, default=1000, help="test digits drawn (the same ones in every row)")
+    parser.add_argument("--seed", type=int, default=0, help="picks the digits and their places")
+    args = parser.parse_args(argv)
+    if args.count < 1:
+        parser.error("--count must be 1 or more")
+    loaded = load_weights(args.weights)
+    if loaded.pipeline.name != "semisup" or (loaded.options.image_size, loaded.options.channels) != (28, 1):
+        raise UserError(f"{args.weights}: not a semi-supervised classifier of 28×28 gray digits")
+    images, labels = load_mnist(args.data, "test")
+    rng = np.random.default_rng(args.seed)
+    chosen = rng.permutation(len(images))[:args.count]
+    discriminator, options = loaded.networks["D"], loaded.options
+
+    def share_right(digits) -> str:
+        right = sum(int(classify(discriminator, digit, options)[0].argmax()) == labels[i]
+                    for i, digit in zip(chosen, digits))
+        return f"{100 * right / len(chosen):.1f} %"
+
+    print(f"{args.weights}: {args.count} MNIST test digits (seed {args.seed}); {_machine()}\n")
+    print("| digit as drawn | resized to 28×28 only | sized and centred as MNIST's |\n|---|---|---|")
+    as_is = [images[i] for i in chosen]
+    print(f"| MNIST's own 28×28 | {share_right(as_is)} | {share_right([as_mnist_digit(d) for d in as_is])} |",
+          flush=True)
+    for fill, offset in DRAWN_PLACEMENTS:
+        drawings = [_drawn(images[i], fill, offset, rng) for i in chosen]
+        place = "centred" if offset == 0 else f"up to {offset:.0%} of the way to an edge"
+        print(f"| {fill:.0%} of the canvas wide, {place} | {share_right(drawings)} | "
+              f"{share_right([as_mnist_digit(d) for d in drawings])} |", flush=True)
+    return 0
+
+
 BENCHES = {"ganlab": bench_ganlab, "trainer": bench_trainer, "pix2pix": bench_pix2pix, "srgan": bench_srgan,
-           "cyclegan": bench_cyclegan, "semisup": bench_semisup}
+           "cyclegan": bench_cyclegan, "semisup": bench_semisup,
+           "drawn-digits": bench_drawn_digits}
 
 
 def run_bench(name: str, argv: list[str]) -> int:

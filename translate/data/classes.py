@@ -56,6 +56,40 @@ def load_mnist(root: str | Path, split: str = "train") -> tuple[np.ndarray, np.n
     return images, labels
 
 
+MNIST_CENTRE = 14.0
+
+
+def as_mnist_digit(ink: np.ndarray) -> np.ndarray | None:
+    """A light-on-dark digit of any size and place → 28×28 uint8 made as MNIST's digits were (LeCun et al. 1998):
+    the ink's bounding box scaled to fit 20×20 with its aspect kept, then moved by whole pixels so that its centre
+    of mass is at pixel (14, 14). None where there is no ink. A classifier of MNIST has seen digits only that way:
+    the shipped one read 27 % of digits drawn half the demo's canvas wide anywhere on it, and 99 % once they were
+    normalised (`translate bench drawn-digits`)."""
+    import cv2
+
+    ink = np.asarray(ink, dtype=np.float32)
+    if ink.ndim == 3:
+        ink = ink.mean(2)
+    inked = ink > max(ink.max() / 8, 1.0)  # faint antialiasing and compression noise are not ink
+    if not inked.any():
+        return None
+    rows, columns = np.flatnonzero(inked.any(1)), np.flatnonzero(inked.any(0))
+    crop = ink[rows[0]:rows[-1] + 1, columns[0]:columns[-1] + 1]
+    scale = 20 / max(crop.shape)
+    size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
+    box = cv2.resize(crop, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    # numpy, not cv2.moments: that reads an N×2 array (a thin stroke's box) as N points, not as pixels
+    mass = box.sum()
+    centre_y, centre_x = (box.sum(1) @ np.arange(box.shape[0])) / mass, (box.sum(0) @ np.arange(box.shape[1])) / mass
+    # MNIST's digits have their centre of mass at pixel (14, 14), moved by whole pixels (its training set: mean
+    # 14.00, std 0.29); centred on 13.5, its own test digits fell from 99.1 % to 98.2 % right
+    left, top = round(MNIST_CENTRE - centre_x), round(MNIST_CENTRE - centre_y)
+    digit = np.zeros((28, 28), np.float32)
+    rows, columns = slice(max(top, 0), min(top + box.shape[0], 28)), slice(max(left, 0), min(left + box.shape[1], 28))
+    digit[rows, columns] = box[rows.start - top:rows.stop - top, columns.start - left:columns.stop - left]
+    return digit.clip(0, 255).round().astype(np.uint8)
+
+
 def is_mnist(root: str | Path) -> bool:
     root = Path(root)
     return any((folder / "train-images-idx3-ubyte.gz").is_file() or (folder / "train-images-idx3-ubyte").is_file()
