@@ -63,9 +63,7 @@ def _drawing_to_digit(drawing) -> np.ndarray:
     if image.ndim == 3 and image.shape[2] == 4:  # transparent background counts as empty paper
         alpha = image[..., 3:] / 255.0
         image = (image[..., :3] * alpha + 255 * (1 - alpha)).astype(np.uint8)
-    gray = image.mean(2) if image.ndim == 3 else image.astype(np.float64)
-    ink = 255 - gray if gray.mean() > 127 else gray
-    digit = as_mnist_digit(ink)
+    digit = as_mnist_digit(image)
     if digit is None:
         raise gr.Error("The canvas is empty: draw a digit first.")
     return digit

@@ -389,3 +389,25 @@ def test_bench_drawn_digits_reads_test_digits_redrawn_on_the_canvas(mnist, tmp_p
     assert main(["bench", "drawn-digits", "--weights", str(run), "--data", str(mnist), "--count", "4"]) == 0
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ") and "%" in line]
     assert len(rows) == 7 and rows[0].startswith("| MNIST's own 28×28 |")
+
+
+def test_weights_trained_on_mnist_read_any_digit_file_as_an_mnist_digit(mnist, tmp_path, capsys):
+    import csv
+
+    import cv2
+
+    run = tmp_path / "run"
+    assert main(["train", "semisup", "--data", str(mnist), "--run", str(run), "--steps", "2", *TINY]) == 0
+    assert json.loads((run / "model.json").read_text())["mnist_digits"] is True
+    # a "7" in black ink on white paper, small in a corner of a large scan: only resized, it read as a 0
+    paper = np.full((600, 450, 3), 255, np.uint8)
+    cv2.line(paper, (30, 30), (110, 30), (0, 0, 0), 10)
+    cv2.line(paper, (110, 30), (60, 150), (0, 0, 0), 10)
+    Image.fromarray(paper).save(tmp_path / "seven.png")
+    assert main(["infer", "semisup-mnist100", str(tmp_path / "seven.png"), "--out", str(tmp_path / "out")]) == 0
+    row = next(csv.DictReader(open(tmp_path / "out" / "predictions.csv")))
+    assert row["class"] == row["class_name"] == "7"
+    Image.fromarray(np.full((50, 50), 255, np.uint8)).save(tmp_path / "blank.png")
+    capsys.readouterr()
+    assert main(["infer", "semisup-mnist100", str(tmp_path / "blank.png"), "--out", str(tmp_path / "out")]) != 0
+    assert "blank.png: no digit in it" in capsys.readouterr().err

@@ -6,7 +6,7 @@
     translate bench srgan     it/s of the SRGAN step (batch 16, HR 96) per mode; tiled inference MP/s
     translate bench cyclegan  it/s of the CycleGAN step (the paper's networks, 256², batch 1) per mode
     translate bench semisup   MNIST test errors (mean ± std over seeds) per number of labels
-    translate bench drawn-digits  how often the shipped MNIST classifier reads digits drawn anywhere on the demo's canvas
+    translate bench drawn-digits  the demo's reading of MNIST digits drawn anywhere on its canvas
 """
 
 from __future__ import annotations

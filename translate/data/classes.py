@@ -59,17 +59,19 @@ def load_mnist(root: str | Path, split: str = "train") -> tuple[np.ndarray, np.n
 MNIST_CENTRE = 14.0
 
 
-def as_mnist_digit(ink: np.ndarray) -> np.ndarray | None:
-    """A light-on-dark digit of any size and place → 28×28 uint8 made as MNIST's digits were (LeCun et al. 1998):
-    the ink's bounding box scaled to fit 20×20 with its aspect kept, then moved by whole pixels so that its centre
-    of mass is at pixel (14, 14). None where there is no ink. A classifier of MNIST has seen digits only that way:
-    the shipped one read 27 % of digits drawn half the demo's canvas wide anywhere on it, and 99 % once they were
-    normalised (`translate bench drawn-digits`)."""
+def as_mnist_digit(image: np.ndarray) -> np.ndarray | None:
+    """A digit image of any size and place, dark ink on light paper or light on dark, gray or RGB → a 28×28 uint8
+    light-on-dark digit made as MNIST's digits were (LeCun et al. 1998): the ink's bounding box scaled to fit 20×20
+    with its aspect kept, then moved by whole pixels so that its centre of mass is at pixel (14, 14). None where there
+    is no ink. A classifier of MNIST has seen digits only that way: the shipped one read 27 % of digits drawn half the
+    demo's canvas wide anywhere on it, and 99 % once they were normalised (`translate bench drawn-digits`)."""
     import cv2
 
-    ink = np.asarray(ink, dtype=np.float32)
+    ink = np.asarray(image, dtype=np.float32)
     if ink.ndim == 3:
-        ink = ink.mean(2)
+        ink = ink[..., :3].mean(2)
+    if ink.mean() > 127:  # mostly light: dark ink on paper
+        ink = 255 - ink
     inked = ink > max(ink.max() / 8, 1.0)  # faint antialiasing and compression noise are not ink
     if not inked.any():
         return None

@@ -35,7 +35,7 @@ from torch import nn
 from torch.nn.utils import parametrize
 from torch.utils.data import Dataset
 
-from ..data.classes import balanced_subset, is_mnist, load_class_folders, load_class_names, load_mnist
+from ..data.classes import as_mnist_digit, balanced_subset, is_mnist, load_class_folders, load_class_names, load_mnist
 from ..data.images import read_image, save_image
 from ..errors import UserError
 from ..nn import (ConvClassifier, DCGANGenerator, MLPDiscriminator, MLPGenerator, consistency_loss,
@@ -301,11 +301,11 @@ class SemiSupervised(Pipeline):
     def state_dict(self) -> dict:
         return {"labelled_indices": torch.from_numpy(self.labelled)}
 
-    card_keys = ("class_names",)
+    card_keys = ("class_names", "mnist_digits")
 
     def card_extras(self) -> dict:
-        # predictions then name the class folder, not its index
-        return {"class_names": self.class_names}
+        # predictions then name the class folder, not its index; a classifier of MNIST reads files as MNIST digits
+        return {"class_names": self.class_names, **({"mnist_digits": True} if is_mnist(self.data) else {})}
 
     def load_state_dict(self, state: dict) -> None:
         saved = state["labelled_indices"].numpy()
@@ -327,8 +327,9 @@ class SemiSupervised(Pipeline):
     @classmethod
     def infer(cls, networks, options, inputs: list[str], out_dir: Path, seed: int = 0, card: dict | None = None,
               **_) -> list[Path]:
-        """Classify image files (written to OUT/predictions.csv, each with its class index and name); `sample` as
-        the only input draws 64 generator samples instead."""
+        """Classify image files (written to OUT/predictions.csv, each with its class index and name; weights trained
+        on MNIST first size and centre each image's digit as MNIST's are); `sample` as the only input draws 64
+        generator samples instead."""
         import csv
         import io
 
@@ -343,7 +344,12 @@ class SemiSupervised(Pipeline):
         writer = csv.writer(table, lineterminator="\n")  # quotes file and class names that hold commas
         writer.writerow(["file", "class", "class_name", "probability", "real_score"])
         for path in inputs:
-            probabilities, real = classify(networks["D"], read_image(path), options)
+            image = read_image(path)
+            if (card or {}).get("mnist_digits"):  # sized and centred as MNIST's, whatever its size and polarity
+                image = as_mnist_digit(image)
+                if image is None:
+                    raise UserError(f"{path}: no digit in it (the image is one flat shade); draw or crop one and retry")
+            probabilities, real = classify(networks["D"], image, options)
             best = int(probabilities.argmax())
             writer.writerow([path, best, names[best], f"{probabilities.max():.4f}", f"{real:.4f}"])
         out_dir.mkdir(parents=True, exist_ok=True)
