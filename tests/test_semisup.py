@@ -382,6 +382,21 @@ def test_a_digit_drawn_anywhere_is_sized_and_centred_as_mnists():
     assert as_mnist_digit(np.zeros((280, 280))) is None
 
 
+def test_a_bold_digit_cropped_to_its_ink_keeps_its_polarity():
+    import cv2
+
+    from translate.data.classes import as_mnist_digit
+
+    canvas = np.zeros((280, 280), np.uint8)
+    cv2.ellipse(canvas, (140, 140), (50, 80), 0, 0, 360, 255, thickness=40)  # a bold "0", light on dark
+    rows, columns = np.flatnonzero(canvas.any(1)), np.flatnonzero(canvas.any(0))
+    tight = canvas[rows[0]:rows[-1] + 1, columns[0]:columns[-1] + 1]
+    assert tight.mean() > 127  # mostly ink: the crop's mean alone would call it dark ink on light paper
+    expected = as_mnist_digit(canvas)
+    assert np.array_equal(as_mnist_digit(tight), expected)
+    assert np.array_equal(as_mnist_digit(255 - tight), expected)  # the same crop scanned dark on paper
+
+
 def test_bench_drawn_digits_reads_test_digits_redrawn_on_the_canvas(mnist, tmp_path, capsys):
     run = tmp_path / "run"
     assert main(["train", "semisup", "--data", str(mnist), "--run", str(run), "--steps", "2", *TINY]) == 0

