@@ -162,8 +162,8 @@ def test_train_resume_eval_and_sample(mnist, tmp_path, capsys):
     assert main(["infer", str(run), "sample", "--out", str(tmp_path / "out")]) == 0
     assert (tmp_path / "out" / "samples.png").is_file()
     capsys.readouterr()
-    # both additions to the paper are on by default
-    assert main(["train", "semisup", "--data", str(mnist), "--run", str(tmp_path / "ct"), "--steps", "2", *TINY]) == 0
+    assert main(["train", "semisup", "--data", str(mnist), "--run", str(tmp_path / "ct"), "--steps", "2",
+                 "--consistency-weight", "1", "--entropy-weight", "0.5", *TINY]) == 0
     logged = capsys.readouterr().out
     assert "d_consistency=" in logged  # CT-GAN's term is trained and logged
     entropies = [float(word.split("=")[1]) for word in logged.split() if word.startswith("d_entropy=")]
