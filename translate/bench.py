@@ -456,8 +456,9 @@ def _drawn(digit, fill: float, offset: float, rng) -> "np.ndarray":
     import cv2
     import numpy as np
 
-    rows, columns = np.flatnonzero((digit > 30).any(1)), np.flatnonzero((digit > 30).any(0))
-    crop = digit[rows[0]:rows[-1] + 1, columns[0]:columns[-1] + 1]
+    from .data.classes import crop_to_ink
+
+    crop = crop_to_ink(digit, digit > 30)
     scale = fill * CANVAS_SIDE / max(crop.shape)
     crop = cv2.resize(crop, (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale))),
                       interpolation=cv2.INTER_LINEAR)

@@ -78,8 +78,7 @@ def as_mnist_digit(image: np.ndarray) -> np.ndarray | None:
     inked = ink > max(ink.max() / 8, 1.0)  # faint antialiasing and compression noise are not ink
     if not inked.any():
         return None
-    rows, columns = np.flatnonzero(inked.any(1)), np.flatnonzero(inked.any(0))
-    crop = ink[rows[0]:rows[-1] + 1, columns[0]:columns[-1] + 1]
+    crop = crop_to_ink(ink, inked)
     scale = 20 / max(crop.shape)
     size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
     box = cv2.resize(crop, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
@@ -93,6 +92,12 @@ def as_mnist_digit(image: np.ndarray) -> np.ndarray | None:
     rows, columns = slice(max(top, 0), min(top + box.shape[0], 28)), slice(max(left, 0), min(left + box.shape[1], 28))
     digit[rows, columns] = box[rows.start - top:rows.stop - top, columns.start - left:columns.stop - left]
     return digit.clip(0, 255).round().astype(np.uint8)
+
+
+def crop_to_ink(image: np.ndarray, inked: np.ndarray) -> np.ndarray:
+    """The smallest box of `image` that holds every True pixel of `inked` (a mask of the same shape, not all False)."""
+    rows, columns = np.flatnonzero(inked.any(1)), np.flatnonzero(inked.any(0))
+    return image[rows[0]:rows[-1] + 1, columns[0]:columns[-1] + 1]
 
 
 def is_mnist(root: str | Path) -> bool:
