@@ -163,11 +163,30 @@ def test_train_resume_eval_and_sample(mnist, tmp_path, capsys):
     assert (tmp_path / "out" / "samples.png").is_file()
     capsys.readouterr()
     assert main(["train", "semisup", "--data", str(mnist), "--run", str(tmp_path / "ct"), "--steps", "2",
-                 "--consistency-weight", "1", "--entropy-weight", "0.5", *TINY]) == 0
+                 "--consistency-weight", "1", "--entropy-weight", "0.5", "--entropy-rampup", "0.5", *TINY]) == 0
     logged = capsys.readouterr().out
     assert "d_consistency=" in logged  # CT-GAN's term is trained and logged
     entropies = [float(word.split("=")[1]) for word in logged.split() if word.startswith("d_entropy=")]
     assert entropies and all(0 < h <= np.log(10) for h in entropies)  # of 10 real classes, in nats
+
+
+def test_entropy_weight_ramps_up_over_the_asked_fraction_of_the_run(mnist):
+    from types import SimpleNamespace
+
+    from translate.pipelines.semisup import SemiSupervised, SemiSupervisedOptions
+
+    def weights(**changes):
+        pipeline = SemiSupervised(SemiSupervisedOptions(labels=20, entropy_weight=0.1, **changes), str(mnist),
+                                  torch.device("cpu"))
+        pipeline._trainer = SimpleNamespace(total_steps=300)  # the length of the run is all the schedule reads
+        return [pipeline.entropy_weight_at(step) for step in (0, 50, 99, 100, 299)]
+
+    assert weights() == [0.1] * 5  # no ramp-up: the full weight from the first step
+    ramped = weights(entropy_rampup=1 / 3)  # over the first 100 of 300 steps
+    assert ramped[0] == pytest.approx(0.1 * np.exp(-5)) and ramped[1] == pytest.approx(0.1 * np.exp(-5 / 4))
+    assert ramped[0] < ramped[1] < ramped[2] < 0.1 and ramped[3:] == [0.1, 0.1]
+    assert main(["train", "semisup", "--data", str(mnist), "--run", str(mnist.parent / "r"), "--steps", "1",
+                 "--entropy-weight", "0.1", "--entropy-rampup", "1.5", *TINY]) == 2  # a fraction of the run
 
 
 def test_generator_has_its_own_adam_settings_when_asked(mnist):
