@@ -55,8 +55,8 @@ def choose_device(name: str) -> torch.device:
 
 def cpu_has_native_bf16() -> bool:
     """Whether this CPU does bf16 matrix products in hardware (AMX or AVX512-BF16). An x86 CPU without
-    either emulates them, and bf16 autocast is then 2.4–4× slower than fp32 for our pipelines (BENCHMARKS.md,
-    "bf16 on a CPU without AMX"). Other architectures, and torch builds without the probes, count as yes."""
+    either emulates them, and bf16 autocast is then slower than fp32 for our pipelines: 2.4–4× on an AVX-512 CPU
+    (BENCHMARKS.md, "bf16 on a CPU without AMX"), about 7× for semisup on an AVX2-only one ("75 epochs ..."). Other architectures, and torch builds without the probes, count as yes."""
     if platform.machine().lower() not in ("x86_64", "amd64"):
         return True
     probes = [getattr(torch.cpu, name, None) for name in ("_is_amx_tile_supported", "_is_avx512_bf16_supported")]
@@ -425,7 +425,7 @@ class Trainer:
                       + ("bf16, the fast choice on this CPU" if native_bf16 else "fp32"))
         elif precision == "bf16" and not native_bf16:
             self._say("--precision bf16: this CPU has neither AMX nor AVX512-BF16, so bf16 is emulated and "
-                      "slower than fp32 (2.4–4× for our pipelines on one such CPU, BENCHMARKS.md); use --precision fp32")
+                      "slower than fp32 (2.4–7× for our pipelines on two such CPUs, BENCHMARKS.md); use --precision fp32")
 
     def _saved_before(self, error: UserError, first_step: int) -> UserError:
         """A bad file met mid-run: save the steps trained so far first, and say how to go on once it is fixed.
