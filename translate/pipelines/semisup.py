@@ -90,7 +90,9 @@ class SemiSupervisedOptions:
     # a tenth of the 7s as 9s by 60000 steps (170 errors against 112): off until full runs say whether that recovers
     entropy_weight: float = option(0.0, "weight of the mean entropy of D's class probabilities on unlabelled images "
                                    "(entropy minimisation, Grandvalet & Bengio 2005; 0: off, the paper's set-up)")
-    # early on D's classes are mostly wrong, and asking it to be sure of them can lock a mistake in (seed 4's 7s)
+    # early on D's classes are mostly wrong, and asking it to be sure of them can lock a mistake in (seed 4's 7s);
+    # ramped over the first third, seed 4 kept its 7s (103 errors at 100000 steps against 166 at 70000): off until
+    # full-length runs say more (BENCHMARKS.md)
     entropy_rampup: float = option(0.0, "fraction of the run over which --entropy-weight rises from near 0 along "
                                    "exp(-5(1-t)²), Laine & Aila 2017's ramp-up (0: the full weight from the start)")
     # the improved-GAN repository's original MNIST script uses 0.001, its later one 0.003: over seeds 0-2 here 0.001
