@@ -56,7 +56,8 @@ def choose_device(name: str) -> torch.device:
 def cpu_has_native_bf16() -> bool:
     """Whether this CPU does bf16 matrix products in hardware (AMX or AVX512-BF16). An x86 CPU without
     either emulates them, and bf16 autocast is then slower than fp32 for our pipelines: 2.4–4× on an AVX-512 CPU
-    (BENCHMARKS.md, "bf16 on a CPU without AMX"), about 7× for semisup on an AVX2-only one ("75 epochs ..."). Other architectures, and torch builds without the probes, count as yes."""
+    (BENCHMARKS.md, "bf16 on a CPU without AMX"), about 7× for semisup on an AVX2-only one ("75 epochs ...").
+    Other architectures, and torch builds without the probes, count as yes."""
     if platform.machine().lower() not in ("x86_64", "amd64"):
         return True
     probes = [getattr(torch.cpu, name, None) for name in ("_is_amx_tile_supported", "_is_avx512_bf16_supported")]
