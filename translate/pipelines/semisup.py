@@ -91,8 +91,8 @@ class SemiSupervisedOptions:
     entropy_weight: float = option(0.0, "weight of the mean entropy of D's class probabilities on unlabelled images "
                                    "(entropy minimisation, Grandvalet & Bengio 2005; 0: off, the paper's set-up)")
     # early on D's classes are mostly wrong, and asking it to be sure of them can lock a mistake in (seed 4's 7s);
-    # ramped over the first third, seed 4 kept its 7s (99 errors at 70000 steps against 166 for the constant term): off until
-    # full-length runs say more (BENCHMARKS.md)
+    # ramped over the first third, seed 4 kept its 7s (99 errors at 70000 steps against 166 for the constant term), but seed 1
+    # had 103 at 150723 steps against the defaults' final 94: off (BENCHMARKS.md)
     entropy_rampup: float = option(0.0, "fraction of the run over which --entropy-weight rises from near 0 along "
                                    "exp(-5(1-t)²), Laine & Aila 2017's ramp-up (0: the full weight from the start)")
     # the improved-GAN repository's original MNIST script uses 0.001, its later one 0.003: over seeds 0-2 here 0.001
