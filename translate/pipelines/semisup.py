@@ -87,7 +87,7 @@ class SemiSupervisedOptions:
                                        "(0: off, the paper's set-up; CT-GAN's MNIST code uses 0.05; about a tenth "
                                        "more time per step)")
     # 0.1 ended at 83, 93, 88, 90 test errors on seeds 0-3 against 89, 94, 88, 94 without it, but on seed 4 D had settled
-    # a tenth of the 7s as 9s by 60000 steps (170 errors against 112) and still had them at 167055 (206): off (BENCHMARKS.md)
+    # a tenth of the 7s as 9s by 60000 steps (170 errors against 112) and still had them at 167055 (208): off (BENCHMARKS.md)
     entropy_weight: float = option(0.0, "weight of the mean entropy of D's class probabilities on unlabelled images "
                                    "(entropy minimisation, Grandvalet & Bengio 2005; 0: off, the paper's set-up)")
     # early on D's classes are mostly wrong, and asking it to be sure of them can lock a mistake in (seed 4's 7s);
