@@ -87,12 +87,12 @@ class SemiSupervisedOptions:
                                        "(0: off, the paper's set-up; CT-GAN's MNIST code uses 0.05; about a tenth "
                                        "more time per step)")
     # 0.1 ended at 83, 93, 88, 90 test errors on seeds 0-3 against 89, 94, 88, 94 without it, but on seed 4 D had settled
-    # a tenth of the 7s as 9s by 60000 steps (170 errors against 112) and still had them at 167055 (208): off (BENCHMARKS.md)
+    # a tenth of the 7s as 9s by 60000 steps (170 errors against 112) and still had them at 180000 (209): off (BENCHMARKS.md)
     entropy_weight: float = option(0.0, "weight of the mean entropy of D's class probabilities on unlabelled images "
                                    "(entropy minimisation, Grandvalet & Bengio 2005; 0: off, the paper's set-up)")
     # early on D's classes are mostly wrong, and asking it to be sure of them can lock a mistake in (seed 4's 7s);
     # ramped over the first third, seed 4 kept its 7s (99 errors at 70000 steps against 166 for the constant term), but seed 1
-    # had 103 at 150723 steps against the defaults' final 94: off (BENCHMARKS.md)
+    # ended at 96 against the defaults' 94: off (BENCHMARKS.md)
     entropy_rampup: float = option(0.0, "fraction of the run over which --entropy-weight rises from near 0 along "
                                    "exp(-5(1-t)²), Laine & Aila 2017's ramp-up (0: the full weight from the start)")
     # the improved-GAN repository's original MNIST script uses 0.001, its later one 0.003: over seeds 0-2 here 0.001
