@@ -337,6 +337,23 @@ def test_bench_reports_mean_and_spread_over_seeds(mnist, capsys):
     assert len(row) == 1 and "1677 ± 452" in row[0]
 
 
+def test_bench_scores_several_averages_of_one_trajectory(mnist, capsys):
+    common = ["bench", "semisup", "--data", str(mnist), "--labels", "20", "--seeds", "1", "--steps", "3"]
+    assert main([*common, "--ema-decay", "0.9", "0.5", "--score-every", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "EMA 0.9, 0.5 of D" in out
+    for step in (1, 2, 3):  # each average scored along the way, with its largest confusion
+        assert len([line for line in out.splitlines() if f"seed 0, step {step}: EMA 0.9 " in line
+                    and "; EMA 0.5 " in line and "->" in line]) == 1
+    rows = {line.split("|")[1].strip(): line.split("|")[2].strip() for line in out.splitlines()
+            if line.startswith("| 20, EMA")}
+    assert set(rows) == {"20, EMA 0.9", "20, EMA 0.5"}
+    # the extra average leaves training alone: the first decay scores as it does when it is the only one
+    assert main([*common, "--ema-decay", "0.9"]) == 0
+    alone = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| 20 |")]
+    assert alone[0].split("|")[2].strip() == rows["20, EMA 0.9"]
+
+
 def test_bench_scores_finished_runs(mnist, tmp_path, capsys):
     runs = []
     for seed in ("0", "1"):

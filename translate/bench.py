@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import multiprocessing
 import os
 import platform
@@ -336,10 +337,13 @@ def bench_cyclegan(argv: list[str]) -> int:
 SALIMANS_MNIST_ERRORS = {20: "1677 ± 452", 50: "221 ± 136", 100: "93 ± 6.5", 200: "90 ± 4.2"}
 
 
-def _semisup_run(labels: int, seed: int, steps: int, data: str, device: str, precision: str, ema_decay: float,
-                 variant, one_thread: bool) -> tuple[int, float]:
+def _semisup_run(labels: int, seed: int, steps: int, data: str, device: str, precision: str,
+                 ema_decays: list[float], variant, one_thread: bool, score_every: int = 0) -> tuple[list[int], float]:
     """Train one semi-supervised run in memory (`variant`: its SemiSupervisedOptions but for the labelled
-    subset); (test errors of its EMA classifier, minutes)."""
+    subset); (test errors of its EMA classifier for each of `ema_decays`, minutes). The averages never feed back
+    into training, so one trajectory scores them all: their differences are the averaging's alone. With
+    `score_every`, each average's test errors and largest confusion are printed every that many steps."""
+    from .nn.tricks import exponential_moving_average
     from .pipelines.semisup import SemiSupervised
 
     if one_thread:
@@ -347,14 +351,36 @@ def _semisup_run(labels: int, seed: int, steps: int, data: str, device: str, pre
     started = time.perf_counter()
     options = replace(variant, labels=labels, subset_seed=seed)
     trainer_options = TrainerOptions(steps=steps, batch_size=100, workers=0, lr_schedule="linear",
-                                     decay_start=2 / 3, ema_decay=ema_decay, seed=seed, sample_every=0,
-                                     save_every=10**9, log_every=1000, progress=False, device=device,
-                                     precision=precision)
+                                     decay_start=2 / 3, ema_decay=ema_decays[0], seed=seed, sample_every=0,
+                                     save_every=10**9, log_every=math.gcd(1000, score_every), progress=False,
+                                     device=device, precision=precision)
     trainer = Trainer(SemiSupervised, options, trainer_options, data)
-    trainer.fit()
-    classifier = trainer.ema["D"].module if trainer.ema else trainer.raw["D"]
-    metrics = SemiSupervised.evaluate(nn.ModuleDict({"D": classifier}), options, data, baseline_steps=0)
-    return metrics["test_errors"], (time.perf_counter() - started) / 60
+    averages = {ema_decays[0]: trainer.ema["D"]}
+    if len(ema_decays) > 1:
+        averages.update({decay: exponential_moving_average(trainer.raw["D"], decay) for decay in ema_decays[1:]})
+        train_step = trainer.pipeline.train_step
+
+        def train_step_and_average(batch, step):  # after the optimisers' steps, as the trainer updates its own EMA
+            losses = train_step(batch, step)
+            for decay in ema_decays[1:]:
+                averages[decay].update_parameters(trainer.raw["D"])
+            return losses
+
+        trainer.pipeline.train_step = train_step_and_average
+
+    def score() -> list[int]:
+        scores = [SemiSupervised.evaluate(nn.ModuleDict({"D": averages[decay].module}), options, data,
+                                          baseline_steps=0, judge_steps=0) for decay in ema_decays]
+        if score_every:
+            print(f"{labels} labels, seed {seed}, step {trainer.step}: " + "; ".join(
+                f"EMA {decay:g} {metrics['test_errors']} ({metrics['top_confusions'][0]})"
+                for decay, metrics in zip(ema_decays, scores)), flush=True)
+        return [metrics["test_errors"] for metrics in scores]
+
+    for step, _ in trainer.iterate():
+        if score_every and step % score_every == 0 and step < steps:
+            score()
+    return score(), (time.perf_counter() - started) / 60
 
 
 def bench_semisup(argv: list[str]) -> int:
@@ -373,7 +399,11 @@ def bench_semisup(argv: list[str]) -> int:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--precision", default="fp32", choices=("fp32", "bf16", "fp16"),
                         help="training precision (bf16/fp16: autocast)")
-    parser.add_argument("--ema-decay", type=float, default=0.999, help="EMA of D, the classifier that is scored")
+    parser.add_argument("--ema-decay", type=float, nargs="+", default=[0.999], metavar="DECAY",
+                        help="EMA of D, the classifier that is scored; several decays are all scored on the same runs "
+                        "(one row each): the averages do not change training")
+    parser.add_argument("--score-every", type=int, default=0, metavar="N",
+                        help="also print each run's test errors every N steps (0: at the end only)")
     parser.add_argument("--jobs", type=int, default=1,
                         help="runs side by side, one CPU thread each (2 on a 2-core CPU: ~1.2× the throughput, "
                         "but then 'minutes per run' is not a solo run's time)")
@@ -387,16 +417,20 @@ def bench_semisup(argv: list[str]) -> int:
     if args.seeds < 1:
         parser.error("--seeds must be 1 or more")
     seeds = range(args.first_seed, args.first_seed + args.seeds)
-    if not 0 < args.ema_decay < 1:
+    if not all(0 < decay < 1 for decay in args.ema_decay):
         parser.error("--ema-decay must be in (0, 1): the scored classifier is D's average")
+    if args.score_every < 0:
+        parser.error("--score-every must be 0 (off) or a number of steps")
     variant = options_from_args(SemiSupervisedOptions, args)
     changed = [_as_flag(flag_name(name), value) for name, value in vars(args).items()
                if hasattr(variant, name) and name not in per_run]
-    print(f"semi-supervised GAN, MNIST test errors of 10,000 after {args.steps} steps (batch 100, EMA {args.ema_decay:g}"
+    decays = ", ".join(f"{decay:g}" for decay in args.ema_decay)
+    print(f"semi-supervised GAN, MNIST test errors of 10,000 after {args.steps} steps (batch 100, EMA {decays}"
           f" of D{'; ' + ' '.join(changed) if changed else ''}); {args.precision}; seeds {seeds[0]}..{seeds[-1]}; "
           f"{args.jobs} run(s) at a time; {_machine()}\n")
     print("| labels | test errors (mean ± std) | runs | minutes per run | Salimans et al. 2016 |\n|---|---|---|---|---|")
-    common = (args.steps, args.data, args.device, args.precision, args.ema_decay, variant, args.jobs > 1)
+    common = (args.steps, args.data, args.device, args.precision, args.ema_decay, variant, args.jobs > 1,
+              args.score_every)
     pool = _process_pool(args.jobs) if args.jobs > 1 else None
     try:
         futures = {(labels, seed): pool.submit(_semisup_run, labels, seed, *common)
@@ -404,10 +438,14 @@ def bench_semisup(argv: list[str]) -> int:
         for labels in args.labels:
             results = [futures[(labels, seed)].result() if pool else _semisup_run(labels, seed, *common)
                        for seed in seeds]
-            errors, minutes = [r[0] for r in results], [r[1] for r in results]
-            spread = statistics.stdev(errors) if len(errors) > 1 else 0.0
-            print(f"| {labels} | {statistics.mean(errors):.1f} ± {spread:.1f} | {len(errors)} | "
-                  f"{statistics.mean(minutes):.1f} | {SALIMANS_MNIST_ERRORS.get(labels, '—')} |", flush=True)
+            minutes = statistics.mean(r[1] for r in results)
+            for index, decay in enumerate(args.ema_decay):
+                errors = [r[0][index] for r in results]
+                spread = statistics.stdev(errors) if len(errors) > 1 else 0.0
+                row = f"{labels}, EMA {decay:g}" if len(args.ema_decay) > 1 else f"{labels}"
+                listed = f" ({', '.join(map(str, errors))})" if len(errors) > 1 else ""
+                print(f"| {row} | {statistics.mean(errors):.1f} ± {spread:.1f}{listed} | {len(errors)} | {minutes:.1f} | "
+                      f"{SALIMANS_MNIST_ERRORS.get(labels, '—')} |", flush=True)
     finally:
         if pool:
             pool.shutdown(cancel_futures=True)
