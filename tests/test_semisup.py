@@ -185,8 +185,22 @@ def test_entropy_weight_ramps_up_over_the_asked_fraction_of_the_run(mnist):
     ramped = weights(entropy_rampup=1 / 3)  # over the first 100 of 300 steps
     assert ramped[0] == pytest.approx(0.1 * np.exp(-5)) and ramped[1] == pytest.approx(0.1 * np.exp(-5 / 4))
     assert ramped[0] < ramped[1] < ramped[2] < 0.1 and ramped[3:] == [0.1, 0.1]
+    assert weights(entropy_start=1 / 3) == [0, 0, 0, 0.1, 0.1]  # off for the first 100 of 300 steps
+
+    def trained(name, *flags):
+        assert main(["train", "semisup", "--data", str(mnist), "--run", str(mnist.parent / name), "--steps", "3",
+                     *flags, *TINY]) == 0
+        return torch.load(mnist.parent / name / "checkpoint.pt", weights_only=True)["networks"]["D"]
+
+    # until its start the term is only logged: the run is the same as without it, so a late start can branch off one
+    plain, not_started, started = (trained("plain"), trained("late", "--entropy-weight", "9", "--entropy-start", "1"),
+                                   trained("on", "--entropy-weight", "9"))
+    assert all(torch.equal(plain[key], not_started[key]) for key in plain)
+    assert not all(torch.equal(plain[key], started[key]) for key in plain)
     assert main(["train", "semisup", "--data", str(mnist), "--run", str(mnist.parent / "r"), "--steps", "1",
                  "--entropy-weight", "0.1", "--entropy-rampup", "1.5", *TINY]) == 2  # a fraction of the run
+    assert main(["train", "semisup", "--data", str(mnist), "--run", str(mnist.parent / "r"), "--steps", "1",
+                 "--entropy-weight", "0.1", "--entropy-start", "-0.5", *TINY]) == 2
 
 
 def test_generator_has_its_own_adam_settings_when_asked(mnist):

@@ -18,7 +18,8 @@ BENCHMARKS.md says why. One addition to the paper is on by default: `--consisten
 (Wei et al. 2018) that asks two noisy passes of D over the same unlabelled batch for the same class probabilities
 (`--consistency-weight 0` gives the paper's set-up). Off by default: `--entropy-weight`, entropy minimisation
 (Grandvalet & Bengio 2005; Dai et al. 2017 add it to this GAN) that asks D to be sure of a class for each unlabelled image;
-`--entropy-rampup` raises its weight from near 0 over the first part of the run (Laine & Aila 2017).
+`--entropy-rampup` raises its weight from near 0 over the first part of the run (Laine & Aila 2017), and
+`--entropy-start` switches it on only late in the run.
 
     translate train semisup --data ../shared/datasets/MNIST --labels 100 --run runs/ss100
     translate eval runs/ss100 --data ../shared/datasets/MNIST --json
@@ -95,6 +96,10 @@ class SemiSupervisedOptions:
     # ended at 96 against the defaults' 94: off (BENCHMARKS.md)
     entropy_rampup: float = option(0.0, "fraction of the run over which --entropy-weight rises from near 0 along "
                                    "exp(-5(1-t)²), Laine & Aila 2017's ramp-up (0: the full weight from the start)")
+    # by the learning rate's decay D's classes have settled, so a term switched on there has no early guess to lock in
+    entropy_start: float = option(0.0, "fraction of the run before which --entropy-weight is off; until then the run "
+                                  "is the same as without it (0: on from the start; 0.6667: about where the learning "
+                                  "rate starts to decay)")
     # the improved-GAN repository's original MNIST script uses 0.001, its later one 0.003: over seeds 0-2 here 0.001
     # ended at 92, 101, 97 test errors against 100, 105, 111 (BENCHMARKS.md)
     lr: float = option(0.001, "Adam learning rate of D (and of G unless --generator-lr is set; the improved-GAN "
@@ -235,8 +240,9 @@ class SemiSupervised(Pipeline):
             if asked and not (o.network == "mlp" and o.weight_norm):
                 raise UserError(f"{flag} acts on weight-normalised layers: it needs --network mlp with "
                                 f"--weight-norm; drop {flag} for this discriminator")
-        if not 0 <= o.entropy_rampup <= 1:
-            raise UserError(f"--entropy-rampup {o.entropy_rampup}: a fraction of the run must be in [0, 1]")
+        for flag, fraction in (("--entropy-rampup", o.entropy_rampup), ("--entropy-start", o.entropy_start)):
+            if not 0 <= fraction <= 1:
+                raise UserError(f"{flag} {fraction}: a fraction of the run must be in [0, 1]")
         if o.direction_std < 0:
             raise UserError(f"--direction-std {o.direction_std}: a length must be 0 (torch's init) or positive")
         self.labelled = balanced_subset(self.labels, o.labels, classes, o.subset_seed)
@@ -260,8 +266,11 @@ class SemiSupervised(Pipeline):
         return _as_images(self.G(z), self.options)
 
     def entropy_weight_at(self, step: int) -> float:
-        """--entropy-weight at this step: Laine & Aila's exp(-5(1-t)²) over the ramp-up, then constant."""
+        """--entropy-weight at this step: 0 before --entropy-start, Laine & Aila's exp(-5(1-t)²) over the ramp-up,
+        then constant."""
         o = self.options
+        if step < int(o.entropy_start * self.total_steps):  # as the trainer places --decay-start
+            return 0.0
         rampup_steps = o.entropy_rampup * self.total_steps
         if rampup_steps <= 0 or step >= rampup_steps:
             return o.entropy_weight
@@ -289,7 +298,8 @@ class SemiSupervised(Pipeline):
                 d_loss = d_loss + o.consistency_weight * d_consistency
             if o.entropy_weight > 0:  # the implicit fake class is left out: only which real class is unsure
                 d_entropy = torch.distributions.Categorical(logits=logits_real).entropy().mean()
-                d_loss = d_loss + self.entropy_weight_at(step) * d_entropy
+                if entropy_weight := self.entropy_weight_at(step):  # logged before its start, left out of the loss
+                    d_loss = d_loss + entropy_weight * d_entropy
         self.optimize("D", d_loss)
 
         # Generator: match D's mean last-layer features on real data (or fool D: −log D(G(z))).
