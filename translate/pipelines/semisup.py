@@ -99,8 +99,8 @@ class SemiSupervisedOptions:
     # by the learning rate's decay D's classes have settled, so a term switched on there has no early guess to lock in;
     # 0.1 from 2/3, branched off one run of seed 1 at 120000 steps, ended at 95 against 105: one pair, off (BENCHMARKS.md)
     entropy_start: float = option(0.0, "fraction of the run before which --entropy-weight is off; until then the run "
-                                  "is the same as without it (0: on from the start; 0.6667: about where the learning "
-                                  "rate starts to decay)")
+                                  "is the same as without it (0: on from the start; 0.66667: where the learning rate "
+                                  "starts to decay)")
     # the improved-GAN repository's original MNIST script uses 0.001, its later one 0.003: over seeds 0-2 here 0.001
     # ended at 92, 101, 97 test errors against 100, 105, 111 (BENCHMARKS.md)
     lr: float = option(0.001, "Adam learning rate of D (and of G unless --generator-lr is set; the improved-GAN "
