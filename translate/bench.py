@@ -372,12 +372,13 @@ def _semisup_run(labels: int, seed: int, steps: int, data: str, device: str, pre
 
     def score() -> list[int]:
         predictions = [_predict(averages[decay].module, test_images) for decay in ema_decays]
+        errors = [int((predicted != test_labels).sum()) for predicted in predictions]
         if score_every:
+            names = class_names(None, options)
             print(f"{labels} labels, seed {seed}, step {trainer.step}: " + "; ".join(
-                f"EMA {decay:g} {int((predicted != test_labels).sum())} "
-                f"({_top_confusions(predicted, test_labels, class_names(None, options), 1)[0]})"
-                for decay, predicted in zip(ema_decays, predictions)), flush=True)
-        return [int((predicted != test_labels).sum()) for predicted in predictions]
+                f"EMA {decay:g} {count} ({_top_confusions(predicted, test_labels, names, 1)[0]})"
+                for decay, count, predicted in zip(ema_decays, errors, predictions)), flush=True)
+        return errors
 
     for step, _ in trainer.iterate():
         if score_every and step % score_every == 0 and step < steps:
