@@ -203,6 +203,18 @@ def test_entropy_weight_ramps_up_over_the_asked_fraction_of_the_run(mnist):
                  "--entropy-weight", "0.1", "--entropy-start", "-0.5", *TINY]) == 2
 
 
+def test_a_run_saved_before_the_added_terms_resumes_without_them():
+    from translate.pipelines.semisup import SemiSupervisedOptions
+    from translate.train.options import from_dict
+
+    assert SemiSupervisedOptions().consistency_weight == 1.0  # on by default since 2026-11-24
+    older = from_dict(SemiSupervisedOptions, {"labels": 100})  # an options.json from before the options existed
+    assert (older.consistency_weight, older.entropy_weight, older.entropy_start) == (0.0, 0.0, 0.0)
+    constant = from_dict(SemiSupervisedOptions, {"labels": 100, "entropy_weight": 0.1})  # before --entropy-start
+    assert (constant.entropy_weight, constant.entropy_start) == (0.1, 0.0)
+    assert from_dict(SemiSupervisedOptions, {"consistency_weight": 1.0}).consistency_weight == 1.0  # saved: kept
+
+
 def test_generator_has_its_own_adam_settings_when_asked(mnist):
     from translate.pipelines.semisup import SemiSupervised, SemiSupervisedOptions
 

@@ -30,6 +30,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -48,6 +49,9 @@ from ..train import Pipeline, adam, option
 
 @dataclass
 class SemiSupervisedOptions:
+    # what runs saved before these options existed trained with (their options.json lacks the key), kept on resume
+    absent_in_older_runs: ClassVar[dict] = {"consistency_weight": 0.0, "entropy_weight": 0.0, "entropy_start": 0.0}
+
     labels: int = option(100, "labelled examples used (balanced: labels / K per class); the rest stay unlabelled")
     subset_seed: int = option(0, "seed that picks the labelled subset (saved with the run)")
     network: str = option("mlp", "mlp: the paper's MNIST networks; conv: small conv nets for larger images",

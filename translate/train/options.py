@@ -90,8 +90,10 @@ def validate(options) -> None:
 
 
 def from_dict(cls, values: dict):
-    """Rebuild options saved in a run's options.json (unknown keys from newer versions are ignored)."""
+    """Rebuild options saved in a run's options.json (unknown keys from newer versions are ignored; a key an older
+    version did not save takes the value that version trained with, where `cls.absent_in_older_runs` names one)."""
     known = {f.name for f in dataclasses.fields(cls)}
+    values = {**getattr(cls, "absent_in_older_runs", {}), **values}
     return options_from_args(cls, {k: v for k, v in values.items() if k in known})
 
 
