@@ -101,7 +101,8 @@ class SemiSupervisedOptions:
     entropy_rampup: float = option(0.0, "fraction of the run over which --entropy-weight rises from near 0 along "
                                    "exp(-5(1-t)²), Laine & Aila 2017's ramp-up (0: the full weight from the start)")
     # by the learning rate's decay D's classes have settled, so a term switched on there has no early guess to lock in;
-    # 0.1 from 2/3, branched off one run of seed 1 at 120000 steps, ended at 95 against 105: one pair, off (BENCHMARKS.md)
+    # 0.1 from 2/3 ended seeds 0, 1, 2 at 96, 95, 88 against 89, 105, 88 on the same runs without it (93.0 against the
+    # defaults' 90.3 from their runs in one piece): off (BENCHMARKS.md)
     entropy_start: float = option(0.0, "fraction of the run before which --entropy-weight is off; until then the run "
                                   "is the same as without it (0: on from the start; 0.66667: where the learning rate "
                                   "starts to decay)")
