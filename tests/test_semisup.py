@@ -207,12 +207,32 @@ def test_a_run_saved_before_the_added_terms_resumes_without_them():
     from translate.pipelines.semisup import SemiSupervisedOptions
     from translate.train.options import from_dict
 
-    assert SemiSupervisedOptions().consistency_weight == 1.0  # on by default since 2026-11-24
+    assert SemiSupervisedOptions().consistency_weight is None  # auto since 2026-12-04 (on since 2026-11-24)
     older = from_dict(SemiSupervisedOptions, {"labels": 100})  # an options.json from before the options existed
     assert (older.consistency_weight, older.entropy_weight, older.entropy_start) == (0.0, 0.0, 0.0)
     constant = from_dict(SemiSupervisedOptions, {"labels": 100, "entropy_weight": 0.1})  # before --entropy-start
     assert (constant.entropy_weight, constant.entropy_start) == (0.1, 0.0)
     assert from_dict(SemiSupervisedOptions, {"consistency_weight": 1.0}).consistency_weight == 1.0  # saved: kept
+
+
+def test_auto_set_up_follows_the_labels_per_class_and_is_saved_with_the_run(mnist, capsys):
+    from translate.pipelines.semisup import SemiSupervised, SemiSupervisedOptions
+
+    def resolved(**given):
+        pipeline = SemiSupervised(SemiSupervisedOptions(**given), str(mnist), torch.device("cpu"))
+        pipeline.build()
+        return pipeline.options.lr, pipeline.options.consistency_weight
+
+    assert resolved(labels=50) == (0.001, 1.0)  # 5 per class: today's defaults
+    assert resolved(labels=40) == (0.003, 0.0)  # 4 per class: the set-up that kept 2-per-class MNIST apart
+    assert resolved(labels=20, lr=0.001) == (0.001, 0.0)  # what is given is kept
+    assert resolved(labels=20, consistency_weight=0.5) == (0.003, 0.5)
+    run = mnist.parent / "auto"
+    assert main(["train", "semisup", "--data", str(mnist), "--run", str(run), "--steps", "1",
+                 *TINY]) == 0
+    saved = json.loads((run / "options.json").read_text())["options"]
+    assert (saved["lr"], saved["consistency_weight"]) == (0.003, 0.0)  # the values, not auto, so resume keeps them
+    assert "fewer than 5 per class: --lr 0.003 --consistency-weight 0" in capsys.readouterr().err
 
 
 def test_generator_has_its_own_adam_settings_when_asked(mnist):
@@ -224,7 +244,7 @@ def test_generator_has_its_own_adam_settings_when_asked(mnist):
         return {name: (group["lr"], group["betas"], group["eps"]) for name, optimizer in pipeline.optimizers().items()
                 for group in optimizer.param_groups}
 
-    assert adam_settings() == {"D": (0.001, (0.5, 0.999), 1e-8), "G": (0.001, (0.5, 0.999), 1e-8)}
+    assert adam_settings() == {"D": (0.003, (0.5, 0.999), 1e-8), "G": (0.003, (0.5, 0.999), 1e-8)}  # 2 per class
     assert adam_settings(lr=0.003, generator_lr=0.001, generator_beta1=0.0, beta2=0.9999, adam_epsilon=1e-4) == {
         "D": (0.003, (0.5, 0.9999), 1e-4), "G": (0.001, (0.0, 0.9999), 1e-4)}  # the Bad GAN code's, Theano's ε
     for bad in ({"beta2": 1.0}, {"generator_beta1": -0.1}, {"generator_lr": -1.0}, {"adam_epsilon": 0.0}):

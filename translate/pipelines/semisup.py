@@ -16,7 +16,8 @@ defaults differ from that code (leaky ReLU, learned hidden weight-norm scales, n
 ReLU G with plain batch norm, torch's shorter initial weight-norm directions) the code's choice is an option;
 BENCHMARKS.md says why. One addition to the paper is on by default: `--consistency-weight 1`, CT-GAN's term
 (Wei et al. 2018) that asks two noisy passes of D over the same unlabelled batch for the same class probabilities
-(`--consistency-weight 0` gives the paper's set-up). Off by default: `--entropy-weight`, entropy minimisation
+(`--consistency-weight 0` gives the paper's set-up). With fewer than 5 labels per class the defaults are instead
+the code's later set-up, lr 0.003 without the term: with 2 per class the term held two digits in one class. Off by default: `--entropy-weight`, entropy minimisation
 (Grandvalet & Bengio 2005; Dai et al. 2017 add it to this GAN) that asks D to be sure of a class for each unlabelled image;
 `--entropy-rampup` raises its weight from near 0 over the first part of the run (Laine & Aila 2017), and
 `--entropy-start` switches it on only late in the run.
@@ -45,6 +46,14 @@ from ..errors import UserError
 from ..nn import (ConvClassifier, DCGANGenerator, MLPDiscriminator, MLPGenerator, consistency_loss,
                   feature_matching_loss)
 from ..train import Pipeline, adam, option
+
+
+# Below this many labels per class the auto set-up is the code's later one, lr 0.003 without the consistency term:
+# with 2 per class on MNIST, lr 0.001 with the term had put two digits in one class by 20000 steps on each of seeds
+# 0-2 (seed 0 ended at 1321 test errors), and the term did so at lr 0.003 too; lr 0.003 without it was less wrong on
+# each seed (seed 0 ended at 132). With 5 per class lr 0.001 with the term did better (107 against 231, one seed);
+# 3 and 4 per class are untried (BENCHMARKS.md).
+FEW_LABELS_PER_CLASS = 5
 
 
 @dataclass
@@ -86,11 +95,13 @@ class SemiSupervisedOptions:
                                       "(fool D; the MLP D gets minibatch discrimination: better samples)",
                                       choices=("feature_matching", "minibatch"))
     unsupervised_weight: float = option(1.0, "weight of the unlabelled real/fake terms in D's loss")
-    # over seeds 0-2 at 300 epochs it ended at 89, 94, 88 test errors against 92, 101, 97 without it (BENCHMARKS.md)
-    consistency_weight: float = option(1.0, "weight of CT-GAN's consistency term (Wei et al. 2018): the class "
-                                       "probabilities of two noisy passes of D over the unlabelled batch must agree "
-                                       "(0: off, the paper's set-up; CT-GAN's MNIST code uses 0.05; about a tenth "
-                                       "more time per step)")
+    # over seeds 0-2 at 300 epochs it ended at 89, 94, 88 test errors against 92, 101, 97 without it; but with 2 labels
+    # per class it held two digits in one class in every MNIST seed tried (auto: off there; BENCHMARKS.md)
+    consistency_weight: float | None = option(None, "weight of CT-GAN's consistency term (Wei et al. 2018): the class "
+                                              "probabilities of two noisy passes of D over the unlabelled batch must "
+                                              "agree (0: off, the paper's set-up; CT-GAN's MNIST code uses 0.05; about "
+                                              "a tenth more time per step; auto: 1, or 0 with fewer than "
+                                              f"{FEW_LABELS_PER_CLASS} labels per class)")
     # 0.1 ended at 83, 93, 88, 90 test errors on seeds 0-3 against 89, 94, 88, 94 without it, but on seed 4 D had settled
     # a tenth of the 7s as 9s by 60000 steps (170 errors against 112) and still had them at 180000 (209): off (BENCHMARKS.md)
     # 0.03 kept seed 4's 7s but ended seeds 0, 1, 2, 4, 5 at 89, 92, 88, 106, 94 against 89, 94, 88, 93, 104: off
@@ -108,9 +119,10 @@ class SemiSupervisedOptions:
                                   "is the same as without it (0: on from the start; 0.66667: where the learning rate "
                                   "starts to decay)")
     # the improved-GAN repository's original MNIST script uses 0.001, its later one 0.003: over seeds 0-2 here 0.001
-    # ended at 92, 101, 97 test errors against 100, 105, 111 (BENCHMARKS.md)
-    lr: float = option(0.001, "Adam learning rate of D (and of G unless --generator-lr is set; the improved-GAN "
-                       "code's later MNIST script: 0.003)")
+    # ended at 92, 101, 97 test errors against 100, 105, 111 with 100 labels; with 20 the other way round (BENCHMARKS.md)
+    lr: float | None = option(None, "Adam learning rate of D (and of G unless --generator-lr is set; the improved-GAN "
+                              "code's later MNIST script: 0.003; auto: 0.001, or 0.003 with fewer than "
+                              f"{FEW_LABELS_PER_CLASS} labels per class)")
     beta1: float = option(0.5, "Adam β1 of D")
     beta2: float = option(0.999, "Adam β2 of both networks (the Bad GAN MNIST code: 0.9999)")
     # Theano's Adam in the improved-GAN code divides by sqrt(v + 1e-8): about ε = 1e-4 in torch's sqrt(v) + ε, which
@@ -240,6 +252,7 @@ class SemiSupervised(Pipeline):
             raise UserError(f"{self.data}: the images do not have --channels {o.channels}")
         if self.images.shape[1] != o.image_size:
             o.image_size = self.images.shape[1]
+        self._resolve_auto_options(classes)
         for flag, weight in (("--consistency-weight", o.consistency_weight), ("--entropy-weight", o.entropy_weight)):
             if weight < 0:
                 raise UserError(f"{flag} {weight}: a weight must be 0 (off) or positive")
@@ -259,6 +272,22 @@ class SemiSupervised(Pipeline):
         # batch norm (conv D) and minibatch discrimination look across the batch: those Ds see each batch alone
         self.D_sees_batch = o.generator_objective == "minibatch" or o.network == "conv"
         self.last = None
+
+    def _resolve_auto_options(self, classes: int) -> None:
+        """Fill in the options left at auto, which depend on the labels per class; the saved options hold the values."""
+        o = self.options
+        few = o.labels < FEW_LABELS_PER_CLASS * classes
+        chosen = []
+        if o.lr is None:
+            o.lr = 0.003 if few else 0.001
+            chosen.append(f"--lr {o.lr:g}")
+        if o.consistency_weight is None:
+            o.consistency_weight = 0.0 if few else 1.0
+            chosen.append(f"--consistency-weight {o.consistency_weight:g}")
+        if few and chosen and self._trainer is not None:
+            self._trainer._say(f"semisup: {o.labels} labels for {classes} classes, fewer than {FEW_LABELS_PER_CLASS} "
+                               f"per class: {' '.join(chosen)} (with 2 per class on MNIST the consistency term put two "
+                               "digits in one class; BENCHMARKS.md); give either flag to choose")
 
     def dataset(self) -> SemiSupervisedData:
         return SemiSupervisedData(self.images, self.labels, self.labelled)
@@ -544,7 +573,7 @@ def _judge_samples(generator: nn.Module, options: SemiSupervisedOptions, steps: 
     The paper compares its two generator objectives by looking at samples; this puts a number on it."""
     # default options (feature matching, no data init): the run's own D choices must not change the judge
     judge_options = SemiSupervisedOptions(network=options.network, image_size=options.image_size,
-                                          channels=options.channels, num_classes=options.num_classes)
+                                          channels=options.channels, num_classes=options.num_classes, lr=0.001)
     judge = _train_classifier(*train, judge_options, steps, seed)
     judge_errors, _ = _test_errors(_predict(judge, test[0]), test[1], options)
     generator.eval()

@@ -11,6 +11,7 @@ import argparse
 import dataclasses
 import typing
 from dataclasses import dataclass, field
+from types import UnionType
 from typing import Any
 
 from ..errors import UserError
@@ -32,6 +33,15 @@ def _field_types(cls) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 
 
+def _flag_type(kind: Any) -> Any:
+    """The type a flag parses: `float` for a `float | None` field (None: the pipeline decides once it sees the data)."""
+    if typing.get_origin(kind) in (typing.Union, UnionType):
+        given = [arg for arg in typing.get_args(kind) if arg is not type(None)]
+        if len(given) == 1:
+            return given[0]
+    return kind
+
+
 def add_options(parser: argparse.ArgumentParser, cls, title: str, defaults: dict | None = None,
                 skip: tuple[str, ...] = ()) -> None:
     """Add one flag per field of the dataclass `cls` (except those named in `skip`) to a new argument group."""
@@ -41,10 +51,10 @@ def add_options(parser: argparse.ArgumentParser, cls, title: str, defaults: dict
         if f.name in skip:
             continue
         default = (defaults or {}).get(f.name, f.default if f.default is not dataclasses.MISSING else f.default_factory())
-        kind = types[f.name]
+        kind = _flag_type(types[f.name])
         help_text = f.metadata.get("help", "")
         choices = f.metadata.get("choices")
-        shown = " ".join(map(str, default)) if isinstance(default, (tuple, list)) else default
+        shown = " ".join(map(str, default)) if isinstance(default, (tuple, list)) else "auto" if default is None else default
         kwargs: dict[str, Any] = {"dest": f.name, "default": argparse.SUPPRESS,
                                   "help": f"{help_text} (default: {shown})"}
         if kind is bool:
