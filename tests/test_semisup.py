@@ -224,7 +224,7 @@ def test_auto_set_up_follows_the_labels_per_class_and_is_saved_with_the_run(mnis
         return pipeline.options.lr, pipeline.options.consistency_weight
 
     assert resolved(labels=50) == (0.001, 1.0)  # 5 per class: today's defaults
-    assert resolved(labels=40) == (0.003, 0.0)  # 4 per class: the set-up that kept 2-per-class MNIST apart
+    assert resolved(labels=40) == (0.003, 0.0)  # 4 per class: lr 0.003 without the term, as for 2 per class
     assert resolved(labels=20, lr=0.001) == (0.001, 0.0)  # what is given is kept
     assert resolved(labels=20, consistency_weight=0.5) == (0.003, 0.5)
     run = mnist.parent / "auto"
