@@ -59,6 +59,10 @@ def test_labelled_subset_is_balanced_and_fixed_by_its_seed():
     assert not np.array_equal(subset, balanced_subset(labels, 100, 10, seed=4))
     with pytest.raises(UserError, match="multiple"):
         balanced_subset(labels, 15, 10, seed=0)
+    # a class too small for the labels asked: the error names it and says how many labels fit
+    few_cats = np.array([0] * 12 + [1] * 30)
+    with pytest.raises(UserError, match=r"class 'cat' of pets/ has 12: use --labels 24 or fewer"):
+        balanced_subset(few_cats, 30, 2, seed=0, class_names=["cat", "dog"], source="pets/")
 
 
 def test_real_fake_terms_are_stable_and_match_the_definition():

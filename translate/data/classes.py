@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import struct
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -132,16 +133,23 @@ def load_class_folders(root: str | Path, size: int, gray: bool,
     return np.stack(images), np.array(labels, np.int64), classes
 
 
-def balanced_subset(labels: np.ndarray, count: int, num_classes: int, seed: int) -> np.ndarray:
-    """`count` indices, count/K of each class, chosen by `seed` (sorted)."""
-    if count % num_classes:
-        raise UserError(f"--labels {count} is not a multiple of the {num_classes} classes")
+def balanced_subset(labels: np.ndarray, count: int, num_classes: int, seed: int,
+                    class_names: Sequence[str] | None = None, source: object = "the data") -> np.ndarray:
+    """`count` indices, count/K of each class, chosen by `seed` (sorted). `class_names` and `source` only word
+    the errors."""
+    if count <= 0 or count % num_classes:
+        raise UserError(f"--labels {count}: {source} has {num_classes} classes, so --labels must be a positive "
+                        f"multiple of {num_classes} (the same number of labels in each class)")
     per_class = count // num_classes
     rng = np.random.default_rng(seed)
     chosen = []
     for k in range(num_classes):
         members = np.flatnonzero(labels == k)
         if len(members) < per_class:
-            raise UserError(f"class {k} has {len(members)} images, fewer than the {per_class} labels asked for")
+            name = f"'{class_names[k]}'" if class_names else str(k)
+            most_allowed = min(np.bincount(labels, minlength=num_classes)) * num_classes
+            lower = f"use --labels {most_allowed} or fewer, or " if most_allowed else ""
+            raise UserError(f"--labels {count} asks for {per_class} labelled images per class, but class {name} of "
+                            f"{source} has {len(members)}: {lower}add images to that class")
         chosen.append(rng.choice(members, per_class, replace=False))
     return np.sort(np.concatenate(chosen))

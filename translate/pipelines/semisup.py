@@ -267,7 +267,7 @@ class SemiSupervised(Pipeline):
                 raise UserError(f"{flag} {fraction}: a fraction of the run must be in [0, 1]")
         if o.direction_std < 0:
             raise UserError(f"--direction-std {o.direction_std}: a length must be 0 (torch's init) or positive")
-        self.labelled = balanced_subset(self.labels, o.labels, classes, o.subset_seed)
+        self.labelled = balanced_subset(self.labels, o.labels, classes, o.subset_seed, self.class_names, self.data)
         self.D, self.G = build_networks(o)
         if o.data_init:
             _data_init(self.D, self.images, o)
