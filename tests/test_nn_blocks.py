@@ -205,6 +205,26 @@ def test_ema_uses_swa_utils_and_follows_the_decay_formula():
     assert ema.module.weight.item() == pytest.approx(0.9 * 1.0 + 0.1 * 2.0)
 
 
+def test_ema_warmup_averages_a_short_run_over_its_own_steps_and_a_long_one_at_the_decay():
+    net = nn.Linear(1, 1, bias=False)
+    plain, warmed = tn.exponential_moving_average(net, 0.999), tn.exponential_moving_average(net, 0.999, warmup=True)
+    for step in range(300):  # the weight moves from 0 to 1 after the first step and stays there
+        with torch.no_grad():
+            net.weight.fill_(float(step > 0))
+        plain.update_parameters(net), warmed.update_parameters(net)
+    assert plain.module.weight.item() == pytest.approx(1 - 0.999**299)  # still ¾ the starting weight
+    assert warmed.module.weight.item() == pytest.approx(1 - 2 / 11 * math.prod(
+        min(0.999, (1 + n) / (10 + n)) for n in range(2, 300)))
+    assert warmed.module.weight.item() > 0.99
+    for averaged in (plain, warmed):  # past n ≈ 9000 both decay at 0.999
+        averaged.n_averaged.fill_(20000)
+        before = averaged.module.weight.item()
+        with torch.no_grad():
+            net.weight.fill_(2.0)
+        averaged.update_parameters(net)
+        assert averaged.module.weight.item() == pytest.approx(0.999 * before + 0.001 * 2.0)
+
+
 def test_minibatch_discrimination_sees_a_collapsed_batch():
     layer = tn.MinibatchDiscrimination(4, num_kernels=3, kernel_dim=2)
     collapsed = layer(torch.ones(8, 4))[:, 4:]

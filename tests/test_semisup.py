@@ -305,6 +305,9 @@ def test_a_test_folder_is_labelled_by_the_training_classes_names(mnist, tmp_path
     (tmp_path / "other" / "3").rename(data / "test" / "9")  # a class the classifier never saw
     assert main(["eval", str(run), "--data", str(data), "--json", "--baseline-steps", "0", "--judge-steps", "0"]) == 2
     assert "class folder 9 is not one of the training classes (0, 1, 2)" in capsys.readouterr().err
+    # the test/ folder itself: it has no test/ inside, and the supervised baseline would take it for train/
+    assert main(["eval", str(run), "--data", str(data / "test"), "--json", "--judge-steps", "0"]) == 2
+    assert "give the folder that holds train/ and test/" in capsys.readouterr().err
 
 
 def test_predictions_and_eval_name_the_class_folders_saved_with_the_weights(mnist, tmp_path, capsys):

@@ -62,6 +62,20 @@ def test_n_steps_then_resume_then_n_steps_equals_2n_steps(tmp_path):
     assert card["steps"] == 40 and "--resume" not in card["command"] and "--d-steps 2" in card["command"]
 
 
+def test_a_run_saved_before_the_ema_warmup_resumes_without_it(tmp_path):
+    recipe = ["ganlab", "--data", "ring8", "--steps", "20", "--deterministic", "--ema-decay", "0.9", *TINY]
+    assert main(["train", *recipe, "--run", str(tmp_path / "warmed")]) == 0
+    assert main(["train", *recipe, "--no-ema-warmup", "--run", str(tmp_path / "plain")]) == 0
+    assert main(["train", *recipe, "--no-ema-warmup", "--run", str(tmp_path / "old"), "--stop-at", "10"]) == 0
+    saved = json.loads((tmp_path / "old" / "options.json").read_text())
+    del saved["trainer"]["ema_warmup"]  # as written before the option existed
+    (tmp_path / "old" / "options.json").write_text(json.dumps(saved))
+    assert main(["train", "--resume", str(tmp_path / "old")]) == 0
+    averaged = {name: load_file(tmp_path / name / "model.safetensors")["G.net.0.weight"]
+                for name in ("warmed", "plain", "old")}
+    assert torch.equal(averaged["old"], averaged["plain"]) and not torch.equal(averaged["old"], averaged["warmed"])
+
+
 def test_samples_and_validation_do_not_change_training(tmp_path):
     recipe = ["ganlab", "--data", "ring8", "--steps", "12", "--generator-norm", "batch", "--eval-samples", "100",
               "--deterministic", *TINY]

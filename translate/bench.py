@@ -357,7 +357,8 @@ def _semisup_run(labels: int, seed: int, steps: int, data: str, device: str, pre
     trainer = Trainer(SemiSupervised, options, trainer_options, data)
     averages = {ema_decays[0]: trainer.ema["D"]}
     if len(ema_decays) > 1:
-        averages.update({decay: exponential_moving_average(trainer.raw["D"], decay) for decay in ema_decays[1:]})
+        averages.update({decay: exponential_moving_average(trainer.raw["D"], decay, trainer_options.ema_warmup)
+                         for decay in ema_decays[1:]})
         train_step = trainer.pipeline.train_step
 
         def train_step_and_average(batch, step):  # after the optimisers' steps, as the trainer updates its own EMA

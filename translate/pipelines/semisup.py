@@ -182,7 +182,8 @@ def load_split(data: str, options: SemiSupervisedOptions, split: str,
         return load_mnist(data, split)
     root = Path(data) / split if (Path(data) / split).is_dir() else Path(data)
     if split == "test" and root == Path(data):
-        raise UserError(f"{data}: no test/ folder to evaluate on (expected {data}/test/CLASS/*.png)")
+        raise UserError(f"{data}: no test/ folder to evaluate on (expected {data}/test/CLASS/*.png); give the folder "
+                        "that holds train/ and test/, whose train/ also gives the supervised baseline its labels")
     images, labels, names = load_class_folders(root, options.image_size, options.channels == 1,
                                                fewest_classes=1 if split == "test" else 2)
     if split == "test":  # labels are indices of the *training* classes, which test/ may not all hold

@@ -12,7 +12,7 @@ import dataclasses
 import typing
 from dataclasses import dataclass, field
 from types import UnionType
-from typing import Any
+from typing import Any, ClassVar
 
 from ..errors import UserError
 
@@ -115,6 +115,9 @@ def to_dict(options) -> dict:
 class TrainerOptions:
     """What every pipeline's training shares; pipelines change the defaults they need."""
 
+    # runs saved before the EMA warm-up (2026-12-05) resume without it
+    absent_in_older_runs: ClassVar[dict] = {"ema_warmup": False}
+
     steps: int = option(10000, "training steps (generator updates)")
     epochs: int = option(0, "train for this many passes over the data instead of --steps (0: use --steps)")
     batch_size: int = option(1, "images per step on each device")
@@ -132,6 +135,8 @@ class TrainerOptions:
     lr_step_every: int = option(0, "step: multiply the rate by --lr-gamma every this many steps (0: a third of the run)")
     lr_gamma: float = option(0.1, "step: factor applied at each step")
     ema_decay: float = option(0.0, "EMA of the pipeline's averaged networks, e.g. 0.999 (0: off)")
+    ema_warmup: bool = option(True, "EMA decay min(--ema-decay, (1+n)/(10+n)) after n steps, so a short run or "
+                                    "fine-tune is averaged over its own steps rather than its start")
     init: str = option("", "start from these weights (a name under weights/, a run folder or a file) to fine-tune")
     log_every: int = option(50, "log losses every N steps")
     sample_every: int = option(500, "save a PNG grid of samples every N steps (0: never)")

@@ -240,7 +240,8 @@ class Trainer:
         if trainer_options.ema_decay > 0:
             from ..nn.tricks import exponential_moving_average
 
-            self.ema = {name: exponential_moving_average(self.raw[name], trainer_options.ema_decay)
+            self.ema = {name: exponential_moving_average(self.raw[name], trainer_options.ema_decay,
+                                                           trainer_options.ema_warmup)
                         for name in pipeline_cls.ema_networks}
         if resume:
             self._load_checkpoint(self.run_dir / CHECKPOINT)
