@@ -172,6 +172,12 @@ def test_train_resume_eval_and_sample(mnist, tmp_path, capsys):
     assert "d_consistency=" in logged  # CT-GAN's term is trained and logged
     entropies = [float(word.split("=")[1]) for word in logged.split() if word.startswith("d_entropy=")]
     assert entropies and all(0 < h <= np.log(10) for h in entropies)  # of 10 real classes, in nats
+    assert main(["train", "semisup", "--data", str(mnist), "--run", str(tmp_path / "mt"), "--steps", "2",
+                 "--consistency-weight", "1", "--consistency-target", "ema", *TINY]) == 0
+    assert "d_consistency=" in capsys.readouterr().out  # against the averaged D (Mean Teacher)
+    assert main(["train", "semisup", "--data", str(mnist), "--run", str(tmp_path / "mt0"), "--steps", "2",
+                 "--consistency-target", "ema", "--ema-decay", "0", *TINY]) == 2  # no average to be the teacher
+    assert "--consistency-target ema compares D with its running average" in capsys.readouterr().err
 
 
 def test_entropy_weight_ramps_up_over_the_asked_fraction_of_the_run(mnist):
@@ -266,6 +272,9 @@ def test_class_folders_with_the_conv_variant_and_minibatch_objective(tmp_path):
     assert main(["train", "semisup", "--data", str(tmp_path / "folders"), "--run", str(tmp_path / "r"), "--steps", "2",
                  "--network", "conv", "--image-size", "32", "--channels", "3", "--labels", "4", "--batch-size", "4",
                  "--generator-objective", "minibatch", "--consistency-weight", "1", "--no-progress"]) == 0
+    assert main(["train", "semisup", "--data", str(tmp_path / "folders"), "--run", str(tmp_path / "mt"), "--steps", "2",
+                 "--network", "conv", "--image-size", "32", "--channels", "3", "--labels", "4", "--batch-size", "4",
+                 "--consistency-weight", "1", "--consistency-target", "ema", "--no-progress"]) == 0  # a batch-norm teacher
     assert main(["train", "semisup", "--data", str(tmp_path / "folders"), "--run", str(tmp_path / "r2"), "--steps", "1",
                  "--network", "conv", "--image-size", "32", "--channels", "3", "--labels", "4", "--data-init"]) == 2
     assert main(["train", "semisup", "--data", str(tmp_path / "folders"), "--run", str(tmp_path / "r2"), "--steps", "1",
