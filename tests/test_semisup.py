@@ -180,6 +180,24 @@ def test_train_resume_eval_and_sample(mnist, tmp_path, capsys):
     assert "--consistency-target ema compares D with its running average" in capsys.readouterr().err
 
 
+def test_mean_teacher_target_is_a_noisy_pass_of_the_average_that_leaves_its_statistics_alone():
+    from types import SimpleNamespace
+
+    from translate.nn import ConvClassifier
+    from translate.nn.tricks import exponential_moving_average
+    from translate.pipelines.semisup import SemiSupervised
+
+    torch.manual_seed(0)
+    average = exponential_moving_average(ConvClassifier(3, 4, 8, 2, input_noise=0.3, dropout=0.2), 0.999).eval()
+    pipeline = SimpleNamespace(_trainer=SimpleNamespace(ema={"D": average}))
+    before = [buffer.clone() for buffer in average.module.buffers()]
+    x = torch.rand(6, 3, 32, 32)
+    first, second = (SemiSupervised._teacher_logits(pipeline, x) for _ in range(2))
+    assert first.shape == (6, 4) and not torch.equal(first, second)  # the teacher's own noise is on
+    assert not first.requires_grad and not average.module.training  # no gradient; the scoring copy stays in eval mode
+    assert all(torch.equal(a, b) for a, b in zip(before, average.module.buffers()))  # batch norm's statistics kept
+
+
 def test_entropy_weight_ramps_up_over_the_asked_fraction_of_the_run(mnist):
     from types import SimpleNamespace
 
@@ -274,7 +292,7 @@ def test_class_folders_with_the_conv_variant_and_minibatch_objective(tmp_path):
                  "--generator-objective", "minibatch", "--consistency-weight", "1", "--no-progress"]) == 0
     assert main(["train", "semisup", "--data", str(tmp_path / "folders"), "--run", str(tmp_path / "mt"), "--steps", "2",
                  "--network", "conv", "--image-size", "32", "--channels", "3", "--labels", "4", "--batch-size", "4",
-                 "--consistency-weight", "1", "--consistency-target", "ema", "--no-progress"]) == 0  # a batch-norm teacher
+                 "--consistency-weight", "1", "--consistency-target", "ema", "--no-progress"]) == 0
     assert main(["train", "semisup", "--data", str(tmp_path / "folders"), "--run", str(tmp_path / "r2"), "--steps", "1",
                  "--network", "conv", "--image-size", "32", "--channels", "3", "--labels", "4", "--data-init"]) == 2
     assert main(["train", "semisup", "--data", str(tmp_path / "folders"), "--run", str(tmp_path / "r2"), "--steps", "1",
