@@ -232,6 +232,16 @@ def test_minibatch_discrimination_sees_a_collapsed_batch():
     assert collapsed.shape == (8, 3) and collapsed.mean() > diverse.mean()
 
 
+def test_relative_gaussian_noise_grows_with_each_features_spread_and_is_off_in_eval():
+    torch.manual_seed(0)
+    x = torch.randn(20000, 2) * torch.tensor([1.0, 10.0])  # a narrow feature and a wide one
+    noisy = tn.GaussianNoise(0.5, relative_sigma=0.3).train()(x)
+    expected = torch.tensor([0.5**2 + 0.3**2, 0.5**2 + 3.0**2]).sqrt()  # sqrt(σ² + (0.3·std)²)
+    assert torch.allclose((noisy - x).std(0), expected, rtol=0.03)
+    assert torch.equal(tn.GaussianNoise(0.5, relative_sigma=0.3).eval()(x), x)
+    assert torch.allclose((tn.GaussianNoise(0.5).train()(x) - x).std(0), torch.tensor([0.5, 0.5]), rtol=0.03)
+
+
 def test_virtual_batch_norm_makes_each_output_independent_of_the_rest_of_the_batch():
     torch.manual_seed(0)
     net = tn.WithReferenceBatch(nn.Sequential(nn.Linear(3, 5), tn.VirtualBatchNorm(5, 16)), torch.randn(16, 3))

@@ -231,6 +231,21 @@ def test_entropy_weight_ramps_up_over_the_asked_fraction_of_the_run(mnist):
                  "--entropy-weight", "0.1", "--entropy-start", "-0.5", *TINY]) == 2
 
 
+def test_relative_hidden_noise_reaches_every_hidden_noise_layer_and_is_saved(mnist):
+    from translate.nn import GaussianNoise
+    from translate.pipelines.semisup import SemiSupervisedOptions, build_networks
+
+    discriminator, _ = build_networks(SemiSupervisedOptions(num_classes=10, relative_hidden_noise=0.3))
+    noises = [module for module in discriminator.modules() if isinstance(module, GaussianNoise)]
+    assert [(n.sigma, n.relative_sigma) for n in noises] == [(0.3, 0.0)] + [(0.5, 0.3)] * 5  # the input's stays absolute
+    run = mnist.parent / "relative"
+    assert main(["train", "semisup", "--data", str(mnist), "--run", str(run), "--steps", "2",
+                 "--relative-hidden-noise", "0.3", *TINY]) == 0
+    assert json.loads((run / "options.json").read_text())["options"]["relative_hidden_noise"] == 0.3
+    assert main(["train", "semisup", "--data", str(mnist), "--run", str(mnist.parent / "r"), "--steps", "1",
+                 "--relative-hidden-noise", "-0.3", *TINY]) == 2
+
+
 def test_a_run_saved_before_the_added_terms_resumes_without_them():
     from translate.pipelines.semisup import SemiSupervisedOptions
     from translate.train.options import from_dict
@@ -298,6 +313,9 @@ def test_class_folders_with_the_conv_variant_and_minibatch_objective(tmp_path):
     assert main(["train", "semisup", "--data", str(tmp_path / "folders"), "--run", str(tmp_path / "r2"), "--steps", "1",
                  "--network", "conv", "--image-size", "32", "--channels", "3", "--labels", "4",
                  "--direction-std", "0.1"]) == 2  # the conv D has no weight norm to lengthen
+    assert main(["train", "semisup", "--data", str(tmp_path / "folders"), "--run", str(tmp_path / "r2"), "--steps", "1",
+                 "--network", "conv", "--image-size", "32", "--channels", "3", "--labels", "4",
+                 "--relative-hidden-noise", "0.3"]) == 2  # the conv D has no hidden noise layers
     assert main(["train", "semisup", "--data", str(tmp_path / "folders"), "--run", str(tmp_path / "r3"), "--steps", "1",
                  "--network", "conv", "--image-size", "32", "--channels", "3", "--labels", "4",
                  "--consistency-weight", "-1"]) == 2  # a one-line error, not a silently disabled term

@@ -132,7 +132,8 @@ class MLPDiscriminator(nn.Module):
     def __init__(self, in_features: int = 2, num_outputs: int = 1, hidden: tuple[int, ...] = (128, 128, 128),
                  input_noise: float = 0.0, hidden_noise: float = 0.0, weight_norm: bool = False,
                  minibatch_discrimination: bool = False, minibatch_kernels: int = 50, spectral_norm: bool = False,
-                 activation: str = "leaky_relu", train_hidden_scale: bool = True, direction_std: float = 0.0):
+                 activation: str = "leaky_relu", train_hidden_scale: bool = True, direction_std: float = 0.0,
+                 relative_hidden_noise: float = 0.0):
         super().__init__()
         wrap = nn.utils.parametrizations.weight_norm if weight_norm else (lambda layer: layer)
         activations = {"leaky_relu": lambda: nn.LeakyReLU(0.2), "relu": nn.ReLU}
@@ -147,11 +148,11 @@ class MLPDiscriminator(nn.Module):
                 linear.parametrizations.weight.original0.requires_grad_(False)
             layers += [linear, activations[activation]()]
             # the last hidden layer's noise stays out of `body`: its clean output is what feature matching reads
-            if hidden_noise and n < len(hidden) - 1:
-                layers += [GaussianNoise(hidden_noise)]
+            if (hidden_noise or relative_hidden_noise) and n < len(hidden) - 1:
+                layers += [GaussianNoise(hidden_noise, relative_hidden_noise)]
             width = h
         self.body = nn.Sequential(*layers)
-        self.feature_noise = GaussianNoise(hidden_noise)
+        self.feature_noise = GaussianNoise(hidden_noise, relative_hidden_noise)
         self.minibatch = MinibatchDiscrimination(width, minibatch_kernels) if minibatch_discrimination else None
         self.head = wrap(nn.Linear(self.minibatch.out_features if self.minibatch else width, num_outputs))
         if spectral_norm:

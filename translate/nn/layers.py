@@ -75,21 +75,30 @@ def init_weights(module: nn.Module, kind: str = "normal", gain: float = 0.02) ->
 
 
 class GaussianNoise(nn.Module):
-    """Adds N(0, sigma²) noise in training mode only (the semi-supervised GAN's discriminator)."""
+    """Adds N(0, sigma²) noise in training mode only (the semi-supervised GAN's discriminator).
 
-    def __init__(self, sigma: float):
+    With `relative_sigma` the noise's std per feature becomes sqrt(sigma² + (relative_sigma·s)²), where s is that
+    feature's std over the batch (no gradient flows through s): a layer that grows its outputs cannot outgrow it.
+    """
+
+    def __init__(self, sigma: float, relative_sigma: float = 0.0):
         super().__init__()
         self.sigma = sigma
+        self.relative_sigma = relative_sigma
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.training and self.sigma > 0:
-            # drawn in float32 even under bf16 autocast: the CPU's bf16 normal sampler is ~2× slower
-            noise = torch.randn(x.shape, device=x.device, dtype=torch.float32 if x.dtype == torch.bfloat16 else x.dtype)
-            return x + self.sigma * noise.to(x.dtype)
-        return x
+        if not self.training or (self.sigma <= 0 and self.relative_sigma <= 0):
+            return x
+        # drawn in float32 even under bf16 autocast: the CPU's bf16 normal sampler is ~2× slower
+        noise = torch.randn(x.shape, device=x.device, dtype=torch.float32 if x.dtype == torch.bfloat16 else x.dtype)
+        if self.relative_sigma > 0 and x.shape[0] > 1:
+            spread = x.detach().float().std(dim=0, keepdim=True)
+            scale = (self.sigma**2 + (self.relative_sigma * spread) ** 2).sqrt()
+            return x + (scale * noise).to(x.dtype)
+        return x + self.sigma * noise.to(x.dtype)
 
     def extra_repr(self) -> str:
-        return f"sigma={self.sigma}"
+        return f"sigma={self.sigma}" + (f", relative_sigma={self.relative_sigma}" if self.relative_sigma else "")
 
 
 class MinibatchDiscrimination(nn.Module):

@@ -77,6 +77,13 @@ class SemiSupervisedOptions:
     # with learned weight-norm scales D outgrows either σ alike: 1.0 ended seed 0 at 90 test errors against 89, with D's
     # hidden activations twice as large (BENCHMARKS.md)
     hidden_noise: float = option(0.5, "σ of Gaussian noise after each of D's hidden layers")
+    # noise D cannot outgrow: at the end of a default run --hidden-noise's σ is 4-25 % of each layer's spread. Seed 0 to
+    # 40000 steps: 0.3 made D's activations explode (deepest layer's std 870) and trailed the defaults (176 test errors
+    # against 133); 0.1 led them (115), not yet run to the end (BENCHMARKS.md)
+    relative_hidden_noise: float = option(0.0, "extra noise after each of D's hidden layers, in units of each unit's "
+                                          "std over the batch D is given (labelled, unlabelled and generated images "
+                                          "together): the noise's std becomes sqrt(σ² + (this·std)²) (0: off, the "
+                                          "paper's set-up; ladder networks use 0.3 on normalised activations)")
     weight_norm: bool = option(True, "weight normalisation in D")
     # The improved-GAN code uses relu, --no-train-hidden-scale and --data-init; in 3000-step runs here those
     # three together gave 1964 test errors against 1310 for these defaults, and at the full 300 epochs they ended
@@ -226,7 +233,7 @@ def build_networks(o: SemiSupervisedOptions) -> tuple[nn.Module, nn.Module]:
         discriminator = MLPDiscriminator(features, o.num_classes, (1000, 500, 250, 250, 250), o.input_noise,
                                          o.hidden_noise, o.weight_norm, minibatch_discrimination=minibatch,
                                          activation=o.activation, train_hidden_scale=o.train_hidden_scale,
-                                         direction_std=o.direction_std)
+                                         direction_std=o.direction_std, relative_hidden_noise=o.relative_hidden_noise)
         reference = o.reference_generator
         generator = MLPGenerator(o.latent_dim, features, (500, 500), norm="batch", output="sigmoid",
                                  activation="softplus" if reference else "relu", batch_norm_scale=not reference,
@@ -282,6 +289,9 @@ class SemiSupervised(Pipeline):
                             "off; give --ema-decay (e.g. 0.999, the default here) or --consistency-target noisy_pass")
         if o.direction_std < 0:
             raise UserError(f"--direction-std {o.direction_std}: a length must be 0 (torch's init) or positive")
+        if o.relative_hidden_noise < 0 or o.relative_hidden_noise and o.network != "mlp":
+            raise UserError(f"--relative-hidden-noise {o.relative_hidden_noise}: it must be 0 (off) or positive, and "
+                            "acts on the MLP discriminator only (--network mlp)")
         self.labelled = balanced_subset(self.labels, o.labels, classes, o.subset_seed, self.class_names, self.data)
         self.D, self.G = build_networks(o)
         if o.data_init:
