@@ -79,8 +79,8 @@ class SemiSupervisedOptions:
     hidden_noise: float = option(0.5, "σ of Gaussian noise after each of D's hidden layers")
     # noise D cannot outgrow: at the end of a default run --hidden-noise's σ is 4-25 % of each layer's spread. Seed 0 to
     # 40000 steps: 0.3 made D's activations explode (deepest layer's std 870) and trailed the defaults (176 test errors
-    # against 114); 0.1 was level with them (115 against 133 on one thread, 118 against 114 on two), not yet run to the
-    # end (BENCHMARKS.md)
+    # against 114); 0.1 ran to the end level with them (88 against 89), its deepest layer's std grown to 158, so it
+    # stays off (BENCHMARKS.md)
     relative_hidden_noise: float = option(0.0, "extra noise after each of D's hidden layers, in units of each unit's "
                                           "std over the batch D is given (labelled, unlabelled and generated images "
                                           "together): the noise's std becomes sqrt(σ² + (this·std)²) (0: off, the "
