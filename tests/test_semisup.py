@@ -560,3 +560,20 @@ def test_weights_trained_on_mnist_read_any_digit_file_as_an_mnist_digit(mnist, t
     capsys.readouterr()
     assert main(["infer", "semisup-mnist100", str(tmp_path / "blank.png"), "--out", str(tmp_path / "out")]) != 0
     assert "blank.png: no digit in it" in capsys.readouterr().err
+
+
+def test_pull_away_term_is_zero_for_orthogonal_features_and_one_for_parallel_ones(mnist):
+    from translate.nn import pull_away_term
+
+    assert pull_away_term(torch.eye(4)).item() == pytest.approx(0.0)
+    assert pull_away_term(torch.ones(4, 3) * torch.tensor([[1.0], [2.0], [3.0], [4.0]])).item() == pytest.approx(1.0)
+    # two of three pairs orthogonal, one at 45°: cos² ½ on 2 of the 6 ordered pairs
+    assert pull_away_term(torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])).item() == pytest.approx(4 / 6 * 0.5)
+    run = mnist.parent / "pull_away"
+    assert main(["train", "semisup", "--data", str(mnist), "--run", str(run), "--steps", "2", "--pull-away-weight",
+                 "1", *TINY]) == 0
+    assert json.loads((run / "options.json").read_text())["options"]["pull_away_weight"] == 1.0
+    assert main(["train", "semisup", "--data", str(mnist), "--run", str(mnist.parent / "p"), "--steps", "1",
+                 "--pull-away-weight", "-1", *TINY]) == 2
+    assert main(["train", "semisup", "--data", str(mnist), "--run", str(mnist.parent / "m"), "--steps", "1",
+                 "--pull-away-weight", "1", "--generator-objective", "minibatch", *TINY]) == 2

@@ -11,7 +11,8 @@ from .layers import (GaussianNoise, MinibatchDiscrimination, VirtualBatchNorm, W
                      apply_spectral_norm, conv_bias, count_parameters, init_weights, norm_layer, upsample_layer)
 from .losses import (ADVERSARIAL_LOSSES, PENALTIES, AdversarialLoss, InstanceNoise, PerceptualLoss,
                      adversarial_loss, clip_weights_, consistency_loss, discriminator_feature_loss, dragan_penalty,
-                     feature_matching_loss, gradient_penalty, r1_penalty, total_variation, wgan_gp_penalty)
+                     feature_matching_loss, gradient_penalty, pull_away_term, r1_penalty, total_variation,
+                     wgan_gp_penalty)
 from .superres import MSRResNet, RRDBNet, SRVGGNetCompact
 from .tricks import HistoricalAveraging, ImagePool, exponential_moving_average, initialise_from_data
 

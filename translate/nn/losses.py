@@ -229,6 +229,16 @@ def feature_matching_loss(real_features: Sequence[torch.Tensor], fake_features: 
     return total
 
 
+def pull_away_term(features: torch.Tensor) -> torch.Tensor:
+    """The pull-away term of Zhao et al. 2017 (EBGAN, eq. 5): the mean squared cosine similarity between the
+    features of every two different samples of a batch, 0 when they are orthogonal and 1 when they all point one
+    way. Dai et al. 2017 add it to the feature-matching generator's loss so that its samples spread out."""
+    unit = F.normalize(features.flatten(1).float(), dim=1)
+    cosine_squared = (unit @ unit.T).pow(2)
+    pairs = len(unit) * (len(unit) - 1)
+    return (cosine_squared.sum() - cosine_squared.diagonal().sum()) / max(pairs, 1)
+
+
 def consistency_loss(logits_a: torch.Tensor, logits_b: torch.Tensor, features_a: torch.Tensor | None = None,
                      features_b: torch.Tensor | None = None, feature_weight: float = 0.0,
                      margin: float = 0.0) -> torch.Tensor:

@@ -46,7 +46,7 @@ from ..data.classes import as_mnist_digit, balanced_subset, is_mnist, load_class
 from ..data.images import read_image, save_image
 from ..errors import UserError
 from ..nn import (ConvClassifier, DCGANGenerator, MLPDiscriminator, MLPGenerator, consistency_loss,
-                  feature_matching_loss)
+                  feature_matching_loss, pull_away_term)
 from ..train import Pipeline, adam, option
 
 
@@ -108,6 +108,11 @@ class SemiSupervisedOptions:
     generator_objective: str = option("feature_matching", "feature_matching (better classifier) or minibatch "
                                       "(fool D; the MLP D gets minibatch discrimination: better samples)",
                                       choices=("feature_matching", "minibatch"))
+    # feature matching pulls G's mean towards the data's but leaves its samples free to collapse onto a few kinds;
+    # the Bad GAN argument (Dai et al. 2017) is that D learns its class borders from varied samples in the gaps
+    pull_away_weight: float = option(0.0, "weight of the pull-away term (Zhao et al. 2017) in G's feature-matching "
+                                     "loss: the mean squared cosine similarity of D's last hidden features between "
+                                     "G's samples, so that they spread out (Dai et al. 2017; 0: off, the paper's set-up)")
     unsupervised_weight: float = option(1.0, "weight of the unlabelled real/fake terms in D's loss")
     # over seeds 0-2 at 300 epochs it ended at 89, 94, 88 test errors against 92, 101, 97 without it; but with 2 or 3 labels
     # per class it mixed up whole classes on 5 MNIST seeds of 6 (with 4, as often as without it; auto: off there; BENCHMARKS.md)
@@ -275,9 +280,13 @@ class SemiSupervised(Pipeline):
         if self.images.shape[1] != o.image_size:
             o.image_size = self.images.shape[1]
         self._resolve_auto_options(classes)
-        for flag, weight in (("--consistency-weight", o.consistency_weight), ("--entropy-weight", o.entropy_weight)):
+        for flag, weight in (("--consistency-weight", o.consistency_weight), ("--entropy-weight", o.entropy_weight),
+                             ("--pull-away-weight", o.pull_away_weight)):
             if weight < 0:
                 raise UserError(f"{flag} {weight}: a weight must be 0 (off) or positive")
+        if o.pull_away_weight and o.generator_objective != "feature_matching":
+            raise UserError("--pull-away-weight adds to G's feature-matching loss: drop it, or use "
+                            "--generator-objective feature_matching")
         for flag, asked in (("--data-init", o.data_init), ("--direction-std", o.direction_std != 0)):
             if asked and not (o.network == "mlp" and o.weight_norm):
                 raise UserError(f"{flag} acts on weight-normalised layers: it needs --network mlp with "
@@ -389,6 +398,9 @@ class SemiSupervised(Pipeline):
                     _, real_features = self.D(x2, return_features=True)
                 _, fake_features = self.D(fake, return_features=True)
                 g_loss = feature_matching_loss(real_features, fake_features)
+                if o.pull_away_weight > 0:
+                    g_pull_away = pull_away_term(fake_features[-1])
+                    g_loss = g_loss + o.pull_away_weight * g_pull_away
             else:
                 g_loss = F.softplus(-torch.logsumexp(self.D(fake).float(), 1)).mean()
         self.optimize("G", g_loss)
@@ -400,6 +412,8 @@ class SemiSupervised(Pipeline):
             losses["d_consistency"] = d_consistency.detach()
         if o.entropy_weight > 0:
             losses["d_entropy"] = d_entropy.detach()
+        if o.pull_away_weight > 0:
+            losses["g_pull_away"] = g_pull_away.detach()
         return losses
 
     def visuals(self) -> dict[str, torch.Tensor]:
