@@ -252,7 +252,7 @@ def test_a_run_saved_before_the_added_terms_resumes_without_them():
 
     assert SemiSupervisedOptions().consistency_weight is None  # auto since 2026-12-04 (on since 2026-11-24)
     older = from_dict(SemiSupervisedOptions, {"labels": 100})  # an options.json from before the options existed
-    assert (older.consistency_weight, older.entropy_weight, older.entropy_start) == (0.0, 0.0, 0.0)
+    assert (older.consistency_weight, older.entropy_weight, older.entropy_start, older.label_smoothing) == (0.0,) * 4
     constant = from_dict(SemiSupervisedOptions, {"labels": 100, "entropy_weight": 0.1})  # before --entropy-start
     assert (constant.entropy_weight, constant.entropy_start) == (0.1, 0.0)
     assert from_dict(SemiSupervisedOptions, {"consistency_weight": 1.0}).consistency_weight == 1.0  # saved: kept
@@ -577,3 +577,19 @@ def test_pull_away_term_is_zero_for_orthogonal_features_and_one_for_parallel_one
                  "--pull-away-weight", "-1", *TINY]) == 2
     assert main(["train", "semisup", "--data", str(mnist), "--run", str(mnist.parent / "m"), "--steps", "1",
                  "--pull-away-weight", "1", "--generator-objective", "minibatch", *TINY]) == 2
+
+
+def test_label_smoothing_reaches_the_labelled_loss_and_is_checked(mnist):
+    def trained(name, *flags):
+        assert main(["train", "semisup", "--data", str(mnist), "--run", str(mnist.parent / name), "--steps", "2",
+                     *flags, *TINY]) == 0
+        return torch.load(mnist.parent / name / "checkpoint.pt", weights_only=True)["networks"]["D"]
+
+    plain, none = trained("plain"), trained("none", "--label-smoothing", "0")
+    smoothed = trained("ls", "--label-smoothing", "0.1")
+    assert all(torch.equal(plain[key], none[key]) for key in plain)  # 0 is the paper's set-up, step for step
+    assert not all(torch.equal(plain[key], smoothed[key]) for key in plain)
+    assert json.loads((mnist.parent / "ls" / "options.json").read_text())["options"]["label_smoothing"] == 0.1
+    for bad in ("1", "-0.1"):
+        assert main(["train", "semisup", "--data", str(mnist), "--run", str(mnist.parent / "bad"), "--steps", "1",
+                     "--label-smoothing", bad, *TINY]) == 2
