@@ -117,8 +117,8 @@ class SemiSupervisedOptions:
                                      "loss: the mean squared cosine similarity of D's last hidden features between "
                                      "G's samples, so that they spread out (Dai et al. 2017; 0: off, the paper's set-up)")
     # D sees each labelled image every step and drives their loss to 1e-5; 0.1 caps the margin it asks for at about 4.5.
-    # It ended seed 0 at 86 test errors against the defaults' 89, behind or level at every save before the last: within
-    # one seed's noise, so it stays off (BENCHMARKS.md)
+    # It ended seed 0 at 86 test errors against the defaults' 90 on the same CPU, behind or level at every save before the
+    # last: within one seed's noise, so it stays off (BENCHMARKS.md)
     label_smoothing: float = option(0.0, "label smoothing of the labelled cross-entropy (Szegedy et al. 2016): the "
                                     "target keeps 1 − this on the true class and spreads the rest over all K, so D "
                                     "stops widening its margins on the few labelled images it sees every step "
