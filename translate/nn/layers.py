@@ -98,7 +98,7 @@ class GaussianNoise(nn.Module):
             variance = ((values * values).mean(0, keepdim=True) - mean * mean).clamp_min(0)
             scale = (self.sigma**2 + self.relative_sigma**2 * variance).sqrt()
             return x + (scale * noise).to(x.dtype)
-        return x + self.sigma * noise.to(x.dtype)
+        return torch.add(x, noise.to(x.dtype), alpha=self.sigma)  # the scaling fused into the add
 
     def extra_repr(self) -> str:
         return f"sigma={self.sigma}" + (f", relative_sigma={self.relative_sigma}" if self.relative_sigma else "")

@@ -380,7 +380,8 @@ class SemiSupervised(Pipeline):
         # With --consistency-weight, the real batch goes through D twice (its noise differs between the passes), or
         # through D and, without a gradient, its running average (--consistency-target ema).
         with self.autocast():
-            fake = self.generate(len(x)).detach()
+            with torch.no_grad():  # D's step never reaches back into G, so no graph through G
+                fake = self.generate(len(x))
             second_pass = o.consistency_weight > 0 and o.consistency_target == "noisy_pass"
             batches = [xl, x, fake] + ([x] if second_pass else [])
             if self.D_sees_batch:
