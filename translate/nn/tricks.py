@@ -91,7 +91,7 @@ def exponential_moving_average(network: nn.Module, decay: float = 0.999, warmup:
         if torch.is_floating_point(averages[0]):
             # average += (1 - decay)·(current − average) in one pass, the weight a tensor on the parameters' device
             # (as a Python number it would cost a host sync on every step of a GPU run). Subtracting, scaling and
-            # adding in three passes took 0.8-1.3 ms of a 40 ms semisup step on a 2-core CPU; this takes 0.1.
+            # adding in three passes took about 1 ms of a 40 ms semisup step on a 2-core CPU; this takes 0.1.
             weight = (1 - step_decay).to(averages[0].dtype)
             torch._foreach_lerp_(averages, currents, [weight] * len(averages))
         else:  # integer buffers, e.g. batch norm's num_batches_tracked

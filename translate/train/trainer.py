@@ -76,7 +76,7 @@ def keep_freed_memory() -> bool:
     By default glibc maps large blocks afresh and trims the heap's freed top, so every new tensor of a few MB
     faults in zeroed pages: a 180000-step semisup run on a 2-core CPU took 247 million page faults, 1370 a step,
     and 638 s of system time. The cost is a process that holds its peak memory until it exits, as a training
-    process does anyway (PyTorch's performance guide swaps in jemalloc or tcmalloc for the same reason).
+    process does anyway (PyTorch's performance tuning guide recommends jemalloc or tcmalloc for the same reason).
     False where the C library is not glibc (musl, macOS, Windows), which is left as it is."""
     if not sys.platform.startswith("linux"):
         return False
