@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from translate.cli import main
+from translate.errors import UserError
 
 
 def test_weights_check_rescores_shipped_weights_and_flags_a_card_that_lies(tmp_path, monkeypatch, capsys):
@@ -19,6 +20,13 @@ def test_weights_check_rescores_shipped_weights_and_flags_a_card_that_lies(tmp_p
     capsys.readouterr()
     assert main(["weights", "check"]) == 0
     assert "tiny-ring on ring8: all 4 metrics as the card says" in capsys.readouterr().out
+    from translate.weights import load_weights
+    monkeypatch.chdir(tmp_path)  # a relative path without its suffix, as the docs name the shipped files
+    by_name, by_path = load_weights("tiny-ring"), load_weights("weights/tiny-ring")
+    assert by_name.pipeline is by_path.pipeline
+    assert by_name.networks["G"].state_dict().keys() == by_path.networks["G"].state_dict().keys()
+    with pytest.raises(UserError, match="not a file, a run folder or a shipped weights name"):
+        load_weights("weights/tiny-rin")
 
     card_path = tmp_path / "weights" / "tiny-ring.json"
     card = json.loads(card_path.read_text())

@@ -86,9 +86,10 @@ def _resolve(spec: str | Path) -> Path:
         raise UserError(f"{path}: no model.safetensors or checkpoint.pt in this folder; is it a training run?")
     if path.is_file():
         return path
-    named = WEIGHTS_DIR / f"{spec}.safetensors"
-    if named.is_file():
-        return named
+    # `weights/srresnet-x4`, as the docs and demos name the shipped files, or a saved file's stem anywhere
+    for named in (WEIGHTS_DIR / f"{spec}.safetensors", Path(f"{spec}.safetensors")):
+        if named.is_file():
+            return named
     names = ", ".join(available()) or "none shipped"
     raise UserError(f"{spec}: not a file, a run folder or a shipped weights name (available: {names})")
 
