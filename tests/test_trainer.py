@@ -444,6 +444,16 @@ def test_worker_processes_load_pairs_and_resume_exactly(tmp_path):
     assert_same_weights(weights(tmp_path / "straight"), weights(tmp_path / "split"))
 
 
+def test_more_workers_than_cpus_load_with_one_per_cpu_and_say_so(monkeypatch, capsys):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0}, raising=False)
+    options = TrainerOptions(steps=2, workers=3, progress=False, sample_every=0)
+    trainer = Trainer(ScalarFit, ScalarOptions(), options, "none")
+    assert trainer._loader_workers() == 1 and trainer.options.workers == 3  # the saved options keep what was asked
+    assert "--workers 3: this process may use 1 CPU, so data loads in 1 worker process\n" in capsys.readouterr().err
+    assert Trainer(ScalarFit, ScalarOptions(), replace(options, workers=1), "none")._loader_workers() == 1
+    assert capsys.readouterr().err == ""
+
+
 def test_channels_last_check_ignores_dropout_masks_which_differ_by_layout():
     import translate.nn as tn
 

@@ -121,7 +121,8 @@ class TrainerOptions:
     steps: int = option(10000, "training steps (generator updates)")
     epochs: int = option(0, "train for this many passes over the data instead of --steps (0: use --steps)")
     batch_size: int = option(1, "images per step on each device")
-    workers: int = option(4, "data-loading worker processes (0: load in the training process)")
+    workers: int = option(4, "data-loading worker processes, at most one per CPU the process may use (0: load in the "
+                             "training process)")
     device: str = option("auto", "where to train", choices=("auto", "cuda", "mps", "cpu"))
     precision: str = option("fp32", "numeric precision: bf16/fp16 autocast (fp16 uses a grad scaler)",
                             choices=("fp32", "bf16", "fp16"))

@@ -332,7 +332,7 @@ class Trainer:
     def _make_loader(self, start_batch: int) -> Iterator:
         sampler = ShardedBatchSampler(len(self.dataset), self.options.batch_size, seed=self.options.seed,
                                       rank=self.dist.rank, world_size=self.dist.world_size, start=start_batch)
-        workers = self.options.workers
+        workers = self._loader_workers()
         loader = DataLoader(self.dataset, batch_sampler=sampler, num_workers=workers,
                             collate_fn=getattr(self.dataset, "collate", default_collate),
                             pin_memory=self.device.type == "cuda", persistent_workers=workers > 0,
@@ -341,6 +341,16 @@ class Trainer:
                             # or a resumed run would diverge from an uninterrupted one
                             generator=torch.Generator().manual_seed(self.options.seed + start_batch))
         return iter(loader)
+
+    def _loader_workers(self) -> int:
+        """--workers, at most one per CPU this process may use: more only compete with the step for the same cores
+        (torch warns twice about it). The options keep what was asked, so a resume on a larger machine gets it."""
+        usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        if self.options.workers <= usable:
+            return self.options.workers
+        self._say(f"--workers {self.options.workers}: this process may use {usable} CPU{'s' * (usable > 1)}, so data "
+                  f"loads in {usable} worker process{'es' * (usable > 1)}")
+        return usable
 
     # --- services for the pipeline -----------------------------------------------------------
     def autocast(self):
