@@ -47,6 +47,7 @@ def test_pix2pix_tab_translates_any_size_through_gradio_client(served_suite, tmp
 
 
 def test_super_resolution_tab_answers_through_gradio_client(served_suite, tmp_path):
+    import numpy as np
     from gradio_client import Client, handle_file
     from PIL import Image
 
@@ -56,10 +57,15 @@ def test_super_resolution_tab_answers_through_gradio_client(served_suite, tmp_pa
     if WEIGHTS not in available():
         pytest.skip(f"weights/{WEIGHTS} is not shipped")
     Image.fromarray(synthetic_photo(3, 40)[:, :30]).save(tmp_path / "photo.png")
-    comparison, result = Client(served_suite, verbose=False).predict(
-        handle_file(str(tmp_path / "photo.png")), "SRGAN ×4 (GAN)", None, 16, api_name="/super_resolve")
+    client = Client(served_suite, verbose=False)
+    comparison, result = client.predict(handle_file(str(tmp_path / "photo.png")), "SRGAN ×4 (GAN)", None, 16, False,
+                                        api_name="/super_resolve")
     bicubic, model = (Image.open(path) for path in comparison)
     assert bicubic.size == model.size == Image.open(result).size == (120, 160)
+    comparison, _ = client.predict(handle_file(str(tmp_path / "photo.png")), "SRGAN ×4 (GAN)", None, 16, True,
+                                   api_name="/super_resolve")  # bfloat16 (the default where it is fast): close
+    full, half = np.asarray(model).astype(int), np.asarray(Image.open(comparison[1])).astype(int)
+    assert not np.array_equal(full, half) and np.abs(full - half).mean() < 3
 
 
 def test_a_broken_checkpoint_upload_shows_its_one_line_reason(served_suite, tmp_path):

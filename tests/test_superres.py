@@ -145,7 +145,7 @@ def test_out_of_memory_halves_the_tile_and_carries_on(capsys):
 
 # --- the pipeline ------------------------------------------------------------------------------------
 
-def test_psnr_then_gan_phase_resume_infer_and_eval(tmp_path, capsys):
+def test_psnr_then_gan_phase_resume_infer_and_eval(tmp_path, capsys, monkeypatch):
     data = _hr_folder(tmp_path / "photos", [(48, 48), (64, 40), (40, 56)])
     run = tmp_path / "x4"
     assert main(["train", "srgan", "--data", str(data), "--run", str(run), "--steps", "4", "--stop-at", "2",
@@ -158,6 +158,17 @@ def test_psnr_then_gan_phase_resume_infer_and_eval(tmp_path, capsys):
     Image.fromarray(_photo(21, 30)).save(tmp_path / "odd.png")
     assert main(["infer", str(gan), str(tmp_path / "odd.png"), "--out", str(tmp_path / "out"), "--tile", "16"]) == 0
     assert Image.open(tmp_path / "out" / "odd_x4.png").size == (120, 84)
+    # bf16 autocast: a close result, not the same one (the networks did run in bfloat16); where the CPU emulates
+    # bf16, a line says it is slower
+    import translate.train.trainer as trainer_module
+
+    monkeypatch.setattr(trainer_module, "cpu_has_native_bf16", lambda: False)
+    capsys.readouterr()
+    assert main(["infer", str(gan), str(tmp_path / "odd.png"), "--out", str(tmp_path / "bf16"), "--tile", "16",
+                 "--precision", "bf16"]) == 0
+    assert "bf16 is emulated and slower than fp32" in capsys.readouterr().err
+    full, half = (np.asarray(Image.open(tmp_path / out / "odd_x4.png")).astype(int) for out in ("out", "bf16"))
+    assert not np.array_equal(full, half) and np.abs(full - half).mean() < 3
     capsys.readouterr()
     assert main(["eval", str(run), "--data", str(data), "--json"]) == 0
     metrics = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
@@ -211,3 +222,4 @@ def test_bench_times_a_step_and_names_its_most_expensive_ops(capsys):
                  "--modes", "fp32 eager", "--profile", "3"]) == 0
     printed = capsys.readouterr().out
     assert "| fp32 eager |" in printed and printed.count("%") >= 3 and "most expensive ops" in printed
+    assert all(f"tile {tile}, {precision}:" in printed for tile in (128, 256) for precision in ("fp32", "bf16"))

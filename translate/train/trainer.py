@@ -66,6 +66,18 @@ def cpu_has_native_bf16() -> bool:
     return any(answers) or not answers
 
 
+def cpu_precision_advice(precision: str) -> str | None:
+    """One line for a --precision that is slow on this CPU, or None. Training and `translate infer` say it."""
+    native_bf16 = cpu_has_native_bf16()
+    if precision == "fp16":
+        return ("--precision fp16 on a CPU is slow (it is meant for GPUs); use "
+                + ("bf16, the fast choice on this CPU" if native_bf16 else "fp32"))
+    if precision == "bf16" and not native_bf16:
+        return ("--precision bf16: this CPU has neither AMX nor AVX512-BF16, so bf16 is emulated and slower than fp32 "
+                "(2.4–7× for our pipelines on two such CPUs, BENCHMARKS.md); use --precision fp32")
+    return None
+
+
 #: glibc's mallopt parameters (malloc.h)
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
 
@@ -455,13 +467,8 @@ class Trainer:
 
     # --- the loop --------------------------------------------------------------------------------
     def _warn_about_cpu_precision(self, precision: str) -> None:
-        native_bf16 = cpu_has_native_bf16()
-        if precision == "fp16":
-            self._say("--precision fp16 on a CPU is slow (it is meant for GPUs); use "
-                      + ("bf16, the fast choice on this CPU" if native_bf16 else "fp32"))
-        elif precision == "bf16" and not native_bf16:
-            self._say("--precision bf16: this CPU has neither AMX nor AVX512-BF16, so bf16 is emulated and "
-                      "slower than fp32 (2.4–7× for our pipelines on two such CPUs, BENCHMARKS.md); use --precision fp32")
+        if advice := cpu_precision_advice(precision):
+            self._say(advice)
 
     def _saved_before(self, error: UserError, first_step: int) -> UserError:
         """A bad file met mid-run: save the steps trained so far first, and say how to go on once it is fixed.
