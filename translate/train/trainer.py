@@ -67,7 +67,7 @@ def cpu_has_native_bf16() -> bool:
 
 
 def cpu_precision_advice(precision: str) -> str | None:
-    """One line for a --precision that is slow on this CPU, or None. Training and `translate infer` say it."""
+    """One line for a --precision that is slow on this CPU, or None. Training, `infer` and `eval` say it."""
     native_bf16 = cpu_has_native_bf16()
     if precision == "fp16":
         return ("--precision fp16 on a CPU is slow (it is meant for GPUs); use "
@@ -87,9 +87,11 @@ def keep_freed_memory() -> bool:
 
     By default glibc maps large blocks afresh and trims the heap's freed top, so many of a step's new tensors of a
     few MB fault in zeroed pages: a 180000-step semisup run on a 2-core CPU took 247 million page faults, 1370 a
-    step, and 638 s of system time; with this, 145 thousand and 39 s, and 1 h 57 min instead of 2 h 5 min. The cost is a process that holds its peak memory until it exits, as a training
-    process does anyway (PyTorch's performance tuning guide recommends jemalloc or tcmalloc for the same reason).
-    False where the C library is not glibc (musl, macOS, Windows), which is left as it is."""
+    step, and 638 s of system time; with this, 145 thousand and 39 s, and 1 h 57 min instead of 2 h 5 min (pix2pix's
+    CPU step is about 10 % faster too). The cost is a process that holds its peak memory until it exits, as a
+    training process does anyway (PyTorch's performance tuning guide recommends jemalloc or tcmalloc for the same
+    reason); the setting is process-wide, so a demo process that trains keeps it too. False where the C library is
+    not glibc (musl, macOS, Windows), which is left as it is."""
     if not sys.platform.startswith("linux"):
         return False
     try:
