@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from translate.cli import main
-from translate.data.classes import balanced_subset, load_mnist, read_idx
+from translate.data.classes import balanced_subset, load_class_names, load_mnist, read_idx
 from translate.errors import UserError
 
 TINY = ["--batch-size", "10", "--no-progress", "--log-every", "1", "--sample-every", "2", "--labels", "20"]
@@ -63,6 +63,16 @@ def test_labelled_subset_is_balanced_and_fixed_by_its_seed():
     few_cats = np.array([0] * 12 + [1] * 30)
     with pytest.raises(UserError, match=r"class 'cat' of pets/ has 12: use --labels 24 or fewer"):
         balanced_subset(few_cats, 30, 2, seed=0, class_names=["cat", "dog"], source="pets/")
+
+
+def test_class_folders_that_are_missing_or_too_few_are_told_apart(tmp_path):
+    with pytest.raises(UserError, match="nothere: no such folder"):
+        load_class_names(tmp_path / "nothere")
+    (tmp_path / "pets" / "cat").mkdir(parents=True)
+    with pytest.raises(UserError, match="pets: expected one folder per class"):
+        load_class_names(tmp_path / "pets")
+    (tmp_path / "pets" / "dog").mkdir()
+    assert load_class_names(tmp_path / "pets") == ["cat", "dog"]
 
 
 def test_real_fake_terms_are_stable_and_match_the_definition():

@@ -110,7 +110,10 @@ def is_mnist(root: str | Path) -> bool:
 def load_class_names(root: str | Path, fewest: int = 2) -> list[str]:
     """The class folders of ROOT, sorted: class k is the k-th name."""
     root = Path(root)
-    classes = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+    if not root.is_dir():
+        raise UserError(f"{root}: no such folder (expected one folder per class, e.g. {root}/cat/*.png "
+                        f"{root}/dog/*.png, or MNIST's IDX files)")
+    classes = sorted(p.name for p in root.iterdir() if p.is_dir())
     if len(classes) < fewest:
         raise UserError(f"{root}: expected one folder per class (at least {fewest}), e.g. {root}/cat/*.png "
                         f"{root}/dog/*.png")
