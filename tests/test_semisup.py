@@ -68,6 +68,9 @@ def test_labelled_subset_is_balanced_and_fixed_by_its_seed():
 def test_class_folders_that_are_missing_or_too_few_are_told_apart(tmp_path):
     with pytest.raises(UserError, match="nothere: no such folder"):
         load_class_names(tmp_path / "nothere")
+    (tmp_path / "pets.zip").write_bytes(b"PK")
+    with pytest.raises(UserError, match="pets.zip: is a file, not a folder"):
+        load_class_names(tmp_path / "pets.zip")
     (tmp_path / "pets" / "cat").mkdir(parents=True)
     with pytest.raises(UserError, match="pets: expected one folder per class"):
         load_class_names(tmp_path / "pets")

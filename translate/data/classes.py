@@ -111,8 +111,9 @@ def load_class_names(root: str | Path, fewest: int = 2) -> list[str]:
     """The class folders of ROOT, sorted: class k is the k-th name."""
     root = Path(root)
     if not root.is_dir():
-        raise UserError(f"{root}: no such folder (expected one folder per class, e.g. {root}/cat/*.png "
-                        f"{root}/dog/*.png, or MNIST's IDX files)")
+        problem = "is a file, not a folder" if root.exists() else "no such folder"
+        raise UserError(f"{root}: {problem} (expected one folder per class, e.g. {root}/cat/*.png {root}/dog/*.png, "
+                        f"or MNIST's IDX files)")
     classes = sorted(p.name for p in root.iterdir() if p.is_dir())
     if len(classes) < fewest:
         raise UserError(f"{root}: expected one folder per class (at least {fewest}), e.g. {root}/cat/*.png "
