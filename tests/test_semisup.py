@@ -289,6 +289,11 @@ def test_auto_set_up_follows_the_labels_per_class_and_is_saved_with_the_run(mnis
     saved = json.loads((run / "options.json").read_text())["options"]
     assert (saved["lr"], saved["consistency_weight"]) == (0.003, 0.0)  # the values, not auto, so resume keeps them
     assert "fewer than 5 per class: --lr 0.003 --consistency-weight 0" in capsys.readouterr().err
+    # labels that cannot be split evenly are told as such, with no set-up chosen for them first
+    assert main(["train", "semisup", "--data", str(mnist), "--run", str(mnist.parent / "odd"), "--steps", "1",
+                 *TINY, "--labels", "7"]) == 2
+    told = capsys.readouterr().err
+    assert "positive multiple of 10" in told and "fewer than 5 per class" not in told
 
 
 def test_generator_has_its_own_adam_settings_when_asked(mnist):

@@ -289,6 +289,8 @@ class SemiSupervised(Pipeline):
             raise UserError(f"{self.data}: the images do not have --channels {o.channels}")
         if self.images.shape[1] != o.image_size:
             o.image_size = self.images.shape[1]
+        # --labels is checked first: the auto set-up below is said from the labels per class
+        self.labelled = balanced_subset(self.labels, o.labels, classes, o.subset_seed, self.class_names, self.data)
         self._resolve_auto_options(classes)
         for flag, weight in (("--consistency-weight", o.consistency_weight), ("--entropy-weight", o.entropy_weight),
                              ("--pull-away-weight", o.pull_away_weight)):
@@ -314,7 +316,6 @@ class SemiSupervised(Pipeline):
         if o.relative_hidden_noise < 0 or o.relative_hidden_noise and o.network != "mlp":
             raise UserError(f"--relative-hidden-noise {o.relative_hidden_noise}: it must be 0 (off) or positive, and "
                             "acts on the MLP discriminator only (--network mlp)")
-        self.labelled = balanced_subset(self.labels, o.labels, classes, o.subset_seed, self.class_names, self.data)
         self.D, self.G = build_networks(o)
         if o.data_init:
             _data_init(self.D, self.images, o)
