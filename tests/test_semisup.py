@@ -342,6 +342,33 @@ def test_class_folders_with_the_conv_variant_and_minibatch_objective(tmp_path):
                  "--entropy-weight", "-1"]) == 2
 
 
+def test_class_folders_in_colour_or_larger_than_they_are_read_are_told(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    for name, colour in (("red", (200, 30, 30)), ("blue", (30, 30, 200))):
+        (tmp_path / "colour" / name).mkdir(parents=True)
+        (tmp_path / "large" / name).mkdir(parents=True)
+        for i in range(3):
+            image = np.clip(np.array(colour) + rng.integers(-20, 20, (20, 30, 3)), 0, 255).astype(np.uint8)
+            Image.fromarray(image).save(tmp_path / "colour" / name / f"{i}.png")
+            Image.fromarray(rng.integers(0, 255, (80, 70), dtype=np.uint8)).save(tmp_path / "large" / name / f"{i}.png")
+
+    def told(folder, *flags):
+        run = tmp_path / "runs" / "-".join((folder, *flags))
+        assert main(["train", "semisup", "--data", str(tmp_path / folder), "--run", str(run),
+                     "--steps", "1", "--labels", "2", "--batch-size", "4", "--no-progress", *flags]) == 0
+        return [line for line in capsys.readouterr().err.splitlines() if "read here as" in line]
+
+    assert told("colour") == [f"semisup: {tmp_path / 'colour' / 'blue' / '0.png'} is a 30×20 colour image, read here "
+                              "as gray 28×28: give --channels 3 to keep the colour"]
+    assert told("colour", "--channels", "3") == []
+    assert told("large") == [f"semisup: {tmp_path / 'large' / 'blue' / '0.png'} is a 70×80 image, read here as gray "
+                             "28×28: give --network conv --image-size 64 to keep more detail"]
+    assert told("large", "--network", "conv", "--image-size", "32") == [
+        f"semisup: {tmp_path / 'large' / 'blue' / '0.png'} is a 70×80 image, read here as gray 32×32: give "
+        "--image-size 64 to keep more detail"]
+    assert told("large", "--network", "conv", "--image-size", "64") == []
+
+
 def _digit_folders(mnist, root, classes):
     """The fake MNIST's training digits of `classes` as class folders of PNGs (a user's own domain)."""
     images, labels = load_mnist(str(mnist), "train")

@@ -137,6 +137,24 @@ def load_class_folders(root: str | Path, size: int, gray: bool,
     return np.stack(images), np.array(labels, np.int64), classes
 
 
+def is_colour(image: np.ndarray) -> bool:
+    """Whether an RGB image from `read_image` has colour (gray files are read as three equal channels)."""
+    return bool((image[..., 0] != image[..., 1]).any() or (image[..., 1] != image[..., 2]).any())
+
+
+def image_losing_detail(root: str | Path, gray: bool, shortest_side: int | None,
+                        per_class: int = 5) -> tuple[Path, np.ndarray] | None:
+    """Among the first `per_class` images of each class folder, the first that is in colour while `gray`, or whose
+    shorter side is at least `shortest_side` (None: any size is fine): (path, image), or None."""
+    root = Path(root)
+    for name in load_class_names(root, fewest=1):
+        for path in list_images(root / name, what=f"images of class {name}")[:per_class]:
+            image = read_image(path)
+            if gray and is_colour(image) or shortest_side is not None and min(image.shape[:2]) >= shortest_side:
+                return path, image
+    return None
+
+
 def balanced_subset(labels: np.ndarray, count: int, num_classes: int, seed: int,
                     class_names: Sequence[str] | None = None, source: object = "the data") -> np.ndarray:
     """`count` indices, count/K of each class, chosen by `seed` (sorted). `class_names` and `source` only word

@@ -44,7 +44,8 @@ from torch import nn
 from torch.nn.utils import parametrize
 from torch.utils.data import Dataset
 
-from ..data.classes import as_mnist_digit, balanced_subset, is_mnist, load_class_folders, load_class_names, load_mnist
+from ..data.classes import (as_mnist_digit, balanced_subset, image_losing_detail, is_colour, is_mnist, load_class_folders,
+                            load_class_names, load_mnist)
 from ..data.images import read_image, save_image
 from ..errors import UserError
 from ..nn import (ConvClassifier, DCGANGenerator, MLPDiscriminator, MLPGenerator, consistency_loss,
@@ -230,9 +231,14 @@ def load_split(data: str, options: SemiSupervisedOptions, split: str,
     return images, labels
 
 
+def training_root(data: str) -> Path:
+    """The folder of training class folders: train/ when present, else `data` itself."""
+    return Path(data) / "train" if (Path(data) / "train").is_dir() else Path(data)
+
+
 def training_class_names(data: str) -> list[str]:
     """The class folders of train/ (or of `data` itself), in label order."""
-    return load_class_names(Path(data) / "train" if (Path(data) / "train").is_dir() else Path(data))
+    return load_class_names(training_root(data))
 
 
 def _data_init(discriminator: MLPDiscriminator, images: np.ndarray, options: SemiSupervisedOptions) -> None:
@@ -292,6 +298,7 @@ class SemiSupervised(Pipeline):
         # --labels is checked first: the auto set-up below is said from the labels per class
         self.labelled = balanced_subset(self.labels, o.labels, classes, o.subset_seed, self.class_names, self.data)
         self._resolve_auto_options(classes)
+        self._say_what_folders_lose()
         for flag, weight in (("--consistency-weight", o.consistency_weight), ("--entropy-weight", o.entropy_weight),
                              ("--pull-away-weight", o.pull_away_weight)):
             if weight < 0:
@@ -338,6 +345,25 @@ class SemiSupervised(Pipeline):
             self._trainer._say(f"semisup: {o.labels} labels for {classes} classes, fewer than {FEW_LABELS_PER_CLASS} "
                                f"per class: {' '.join(chosen)} (with 2 or 3 per class on MNIST the consistency term "
                                "often put two digits in one class; BENCHMARKS.md); give either flag to choose")
+
+    def _say_what_folders_lose(self) -> None:
+        """Class folders are read at --image-size and --channels, MNIST's gray 28×28 unless told: say so when the
+        images are in colour or much larger, or the run quietly learns from less than the user has."""
+        o = self.options
+        if is_mnist(self.data) or self._trainer is None or self._trainer.options.init:
+            return  # fine-tuning takes the size and channels from the weights
+        gray = o.channels == 1
+        larger_choice = o.image_size < 64  # the conv networks' largest size
+        found = image_losing_detail(training_root(self.data), gray, 2 * o.image_size if larger_choice else None)
+        if found is None:
+            return
+        path, image = found
+        colour = gray and is_colour(image)
+        advice = ["--channels 3 to keep the colour"] if colour else []
+        if larger_choice and min(image.shape[:2]) >= 2 * o.image_size:
+            advice.append(f"{'--network conv ' * (o.network != 'conv')}--image-size 64 to keep more detail")
+        self._trainer._say(f"semisup: {path} is a {image.shape[1]}×{image.shape[0]}{' colour' * colour} image, read here "
+                           f"as {'gray ' * gray}{o.image_size}×{o.image_size}: give {' and '.join(advice)}")
 
     def dataset(self) -> SemiSupervisedData:
         return SemiSupervisedData(self.images, self.labels, self.labelled)
