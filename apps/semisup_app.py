@@ -3,13 +3,14 @@
     python apps/semisup_app.py        (or the semi-supervised tab of `translate demo`)
 
 The classifier is the discriminator of a shipped `weights/semisup-mnistN`, trained from N labelled MNIST
-digits plus the unlabelled rest (a choice of N when several are shipped); its real score is
-D(x) = Z(x) / (Z(x) + 1) with Z the sum of exp(logits).
+digits plus the unlabelled rest (a slider over N when several are shipped; it settles on the nearest shipped N);
+its real score is D(x) = Z(x) / (Z(x) + 1) with Z the sum of exp(logits).
 """
 
 from __future__ import annotations
 
 import functools
+import math
 import os
 import re
 
@@ -41,14 +42,20 @@ def _loaded(name: str = WEIGHTS):
     return loaded.networks, loaded.options
 
 
+def nearest_shipped(labels) -> int:
+    """The shipped N nearest to `labels` (fewer on a tie): the slider moves in even steps, the shipped N are not."""
+    runs = shipped_label_counts()
+    if not runs:
+        raise gr.Error("No semisup-mnistN weights are shipped: train one with `translate train semisup` and add it "
+                       "with `translate weights add RUN semisup-mnistN`.")
+    return min(runs, key=lambda count: (abs(count - float(labels)), count))
+
+
 def _weights_for(labels) -> str:
-    """The shipped run trained from `labels` labels (None: the default run)."""
+    """The shipped run trained from the N nearest to `labels` (None: the default run)."""
     if labels is None:
         return WEIGHTS
-    runs = shipped_label_counts()
-    if int(labels) not in runs:
-        raise gr.Error(f"No shipped run learned from {labels} labels; shipped: {', '.join(map(str, runs))}.")
-    return runs[int(labels)]
+    return shipped_label_counts()[nearest_shipped(labels)]
 
 
 def _drawing_to_digit(drawing) -> np.ndarray:
@@ -71,12 +78,23 @@ def _drawing_to_digit(drawing) -> np.ndarray:
 
 @shows_user_errors
 def classify_drawing(drawing, labels=None):
-    """({digit: probability}, real score) of a drawn or uploaded digit, by the run trained from `labels` labels."""
+    """({digit: probability}, real score) of a drawn or uploaded digit, by the run trained from the shipped N nearest
+    to `labels`."""
     from translate.pipelines.semisup import classify
 
-    networks, options = _loaded(_weights_for(labels))
+    weights = _weights_for(labels)
+    networks, options = _loaded(weights)
     probabilities, real = classify(networks["D"], _drawing_to_digit(drawing), options)
-    return {str(k): float(p) for k, p in enumerate(probabilities)}, f"D(x) = {real:.3f} (1 = looks real, 0 = fake)"
+    return ({str(k): float(p) for k, p in enumerate(probabilities)},
+            f"D(x) = {real:.3f} (1 = looks real, 0 = fake), by {weights}")
+
+
+def _reclassify_if_drawn(drawing, labels):
+    """Moving the slider reads the drawing again with the new N; with nothing drawn yet it changes nothing."""
+    try:
+        return classify_drawing(drawing, labels)
+    except gr.Error:
+        return gr.skip(), gr.skip()
 
 
 @shows_user_errors
@@ -93,8 +111,10 @@ def render() -> None:
     counts = list(shipped_label_counts()) or [100]
     gr.Markdown("Draw a digit. The classifier is the discriminator of a shipped `weights/semisup-mnistN`, trained "
                 "from **N labelled** MNIST digits and 60,000 unlabelled ones (Salimans et al. 2016).")
-    labels = gr.Radio(counts, value=100 if 100 in counts else counts[0], label="labels the classifier learned from (N)",
-                      visible=len(counts) > 1)
+    # Even steps that every shipped N sits on (10 for 20, 50, 100, 200); a release settles on the nearest shipped N.
+    labels = gr.Slider(counts[0], counts[-1], value=100 if 100 in counts else counts[0], step=math.gcd(*counts),
+                       label="labels the classifier learned from (N)", visible=len(counts) > 1,
+                       info=f"shipped runs: N = {', '.join(map(str, counts))}")
     with gr.Row():
         pad = gr.Sketchpad(label="draw a digit", type="numpy", image_mode="RGBA", height=280, width=280,
                            brush=gr.Brush(default_size=18, colors=["#000000"], color_mode="fixed"))
@@ -103,6 +123,8 @@ def render() -> None:
             real = gr.Textbox(label="implicit real/fake score")
     classify = gr.Button("Classify", variant="primary")
     classify.click(classify_drawing, [pad, labels], [probabilities, real], api_name="classify_digit")
+    labels.release(nearest_shipped, labels, labels, api_visibility="private").then(
+        _reclassify_if_drawn, [pad, labels], [probabilities, real], api_visibility="private")
     with gr.Row():
         seed = gr.Number(0, label="seed", precision=0)
         draw = gr.Button("Generator samples")

@@ -115,9 +115,35 @@ def test_semisup_tab_classifies_a_drawing_through_gradio_client(served_suite, tm
     Image.fromarray(canvas).save(tmp_path / "one.png")
     drawing = {"background": None, "layers": [], "composite": handle_file(str(tmp_path / "one.png"))}
     client = Client(served_suite, verbose=False)
-    for labels in shipped_label_counts():  # every shipped run, as the demo's choice of N picks it
+    runs = shipped_label_counts()
+    for labels, name in runs.items():  # every shipped run, as the demo's slider over N picks it
         label, real = client.predict(drawing, labels, api_name="/classify_digit")
-        assert len(label["confidences"]) == 10 and real.startswith("D(x) = ")
+        assert len(label["confidences"]) == 10 and real.startswith("D(x) = ") and real.endswith(f"by {name}")
+    if len(runs) > 1:  # a slider position between two shipped N is read by the nearer run
+        fewer, more = list(runs)[-2:]
+        _, real = client.predict(drawing, fewer + (more - fewer) // 3, api_name="/classify_digit")
+        assert real.endswith(f"by {runs[fewer]}")
+
+
+def test_semisup_tab_has_a_slider_over_the_shipped_n_that_settles_on_the_nearest():
+    import math
+
+    import gradio as gr
+
+    from apps.semisup_app import nearest_shipped, render, shipped_label_counts
+
+    counts = list(shipped_label_counts())
+    if len(counts) < 2:
+        pytest.skip("fewer than two semisup-mnistN runs are shipped, so there is no N to choose")
+    with gr.Blocks() as blocks:
+        render()
+    [slider] = [c for c in blocks.blocks.values() if isinstance(c, gr.Slider)]
+    assert (slider.minimum, slider.maximum) == (counts[0], counts[-1])
+    assert all((count - counts[0]) % slider.step == 0 for count in counts) and slider.step == math.gcd(*counts)
+    for fewer, more in zip(counts, counts[1:]):
+        assert nearest_shipped(fewer) == fewer and nearest_shipped(more) == more
+        assert nearest_shipped(fewer + (more - fewer) * 0.4) == fewer
+        assert nearest_shipped(more - (more - fewer) * 0.4) == more
 
 
 def test_semisup_demo_reads_a_digit_drawn_small_in_a_corner_and_refuses_an_empty_canvas():
@@ -188,20 +214,47 @@ def test_demos_refuse_uploads_too_big_for_a_cpu_answer(app):
         handler(np.zeros((side, side, 3), np.uint8))
 
 
-def test_suite_renders_in_headless_chromium(served_suite):
+def _headless_chromium(playwright):
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
         pytest.skip("Debian's chromium is not installed (make test installs it)")
+    return playwright.chromium.launch(executable_path=chromium, headless=True,
+                                      args=["--no-sandbox", "--disable-gpu",
+                                            "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"])
+
+
+def test_suite_renders_in_headless_chromium(served_suite):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, headless=True,
-                                    args=["--no-sandbox", "--disable-gpu",
-                                          "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"])
+        browser = _headless_chromium(p)
         page = browser.new_page()
         page.goto(served_suite)
         page.get_by_role("tab", name="GAN lab").wait_for(timeout=30000)
         page.get_by_role("tab", name="GAN lab").click()  # the first tab may be another pipeline's
         page.get_by_role("button", name="Train").wait_for(timeout=30000)
         assert "translate" in page.title() or page.get_by_text("Image-to-image translation").count() > 0
+        browser.close()
+
+
+def test_semisup_slider_settles_on_the_nearest_shipped_n_in_headless_chromium(served_suite):
+    from playwright.sync_api import expect, sync_playwright
+
+    from apps.semisup_app import shipped_label_counts
+
+    counts = list(shipped_label_counts())
+    if len(counts) < 2:
+        pytest.skip("fewer than two semisup-mnistN runs are shipped, so there is no slider")
+    fewer, more = counts[-2:]
+    with sync_playwright() as p:
+        browser = _headless_chromium(p)
+        page = browser.new_page()
+        page.goto(served_suite)
+        page.get_by_role("tab", name="semi-supervised").click()
+        number_box = page.get_by_label("number input for labels the classifier learned from (N)")
+        number_box.wait_for(timeout=30000)
+        number_box.fill(str(fewer + (more - fewer) // 3))
+        number_box.press("Tab")  # leaving the box releases the slider, as letting go of its handle does
+        expect(number_box).to_have_value(str(fewer), timeout=30000)
+        expect(page.get_by_label("range slider for labels the classifier learned from (N)")).to_have_value(str(fewer))
         browser.close()
