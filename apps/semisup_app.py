@@ -107,6 +107,11 @@ def samples(seed: float, labels=None) -> np.ndarray:
         return sample_grid(_as_images(networks["G"](torch.rand(64, options.latent_dim)), options))
 
 
+def _resample_if_shown(seed: float, labels, shown):
+    """Moving the slider draws the generator's grid again with the new N, if one is shown."""
+    return gr.skip() if shown is None else samples(seed, labels)
+
+
 def render() -> None:
     counts = list(shipped_label_counts()) or [100]
     gr.Markdown("Draw a digit. The classifier is the discriminator of a shipped `weights/semisup-mnistN`, trained "
@@ -123,13 +128,16 @@ def render() -> None:
             real = gr.Textbox(label="implicit real/fake score")
     classify = gr.Button("Classify", variant="primary")
     classify.click(classify_drawing, [pad, labels], [probabilities, real], api_name="classify_digit")
-    labels.release(nearest_shipped, labels, labels, api_visibility="private").then(
-        _reclassify_if_drawn, [pad, labels], [probabilities, real], api_visibility="private")
     with gr.Row():
         seed = gr.Number(0, label="seed", precision=0)
         draw = gr.Button("Generator samples")
-    grid = gr.Image(type="numpy", format="png", label="generator samples", interactive=False, height=300)
+    grid = gr.Image(type="numpy", format="png", label="generator samples", interactive=False, height=300,
+                    elem_id="semisup-samples")
     draw.click(samples, [seed, labels], grid, api_name="semisup_samples")
+    # Once the slider settles, what is already shown is shown again by the new run, so both panels speak of one N.
+    settled = labels.release(nearest_shipped, labels, labels, api_visibility="private")
+    settled.then(_reclassify_if_drawn, [pad, labels], [probabilities, real], api_visibility="private")
+    settled.then(_resample_if_shown, [seed, labels, grid], grid, api_visibility="private")
 
 
 def demo() -> gr.Blocks:

@@ -251,10 +251,14 @@ def test_semisup_slider_settles_on_the_nearest_shipped_n_in_headless_chromium(se
         page = browser.new_page()
         page.goto(served_suite)
         page.get_by_role("tab", name="semi-supervised").click()
+        page.get_by_role("button", name="Generator samples").click()
+        grid = page.locator("#semisup-samples img")
+        grid.wait_for(timeout=30000)
+        shown_by_default_n = grid.get_attribute("src")
         number_box = page.get_by_label("number input for labels the classifier learned from (N)")
-        number_box.wait_for(timeout=30000)
-        number_box.fill(str(fewer + (more - fewer) // 3))
+        number_box.fill(str(more - (more - fewer) // 3))  # the most labels: never the slider's first N
         number_box.press("Tab")  # leaving the box releases the slider, as letting go of its handle does
-        expect(number_box).to_have_value(str(fewer), timeout=30000)
-        expect(page.get_by_label("range slider for labels the classifier learned from (N)")).to_have_value(str(fewer))
+        expect(number_box).to_have_value(str(more), timeout=30000)
+        expect(page.get_by_label("range slider for labels the classifier learned from (N)")).to_have_value(str(more))
+        expect(grid).not_to_have_attribute("src", shown_by_default_n, timeout=30000)  # drawn again by the new run
         browser.close()
