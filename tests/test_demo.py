@@ -256,7 +256,7 @@ def test_semisup_slider_settles_on_the_nearest_shipped_n_in_headless_chromium(se
         grid.wait_for(timeout=30000)
         shown_by_default_n = grid.get_attribute("src")
         number_box = page.get_by_label("number input for labels the classifier learned from (N)")
-        number_box.fill(str(more - (more - fewer) // 3))  # the most labels: never the slider's first N
+        number_box.fill(str(more - (more - fewer) // 3))  # the most labels: never where the slider starts
         number_box.press("Tab")  # leaving the box releases the slider, as letting go of its handle does
         expect(number_box).to_have_value(str(more), timeout=30000)
         expect(page.get_by_label("range slider for labels the classifier learned from (N)")).to_have_value(str(more))
