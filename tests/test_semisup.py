@@ -398,6 +398,9 @@ def test_a_test_folder_is_labelled_by_the_training_classes_names(mnist, tmp_path
     # the test/ folder itself: it has no test/ inside, and the supervised baseline would take it for train/
     assert main(["eval", str(run), "--data", str(data / "test"), "--json", "--judge-steps", "0"]) == 2
     assert "give the folder that holds train/ and test/" in capsys.readouterr().err
+    # a mistyped --data: no such folder, not "no test/ folder"
+    assert main(["eval", str(run), "--data", str(tmp_path / "petz"), "--json", "--judge-steps", "0"]) == 2
+    assert f"{tmp_path / 'petz'}: no such folder" in capsys.readouterr().err
 
 
 def test_predictions_and_eval_name_the_class_folders_saved_with_the_weights(mnist, tmp_path, capsys):
