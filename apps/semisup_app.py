@@ -1,4 +1,4 @@
-"""The semi-supervised GAN demo: draw a digit, see the class probabilities and the implicit real/fake score.
+"""The semi-supervised GAN demo: draw a digit, see the class probabilities and the implicit real/fake score as you draw.
 
     python apps/semisup_app.py        (or the semi-supervised tab of `translate demo`)
 
@@ -89,12 +89,13 @@ def classify_drawing(drawing, labels=None):
             f"D(x) = {real:.3f} (1 = looks real, 0 = fake), by {weights}")
 
 
-def _reclassify_if_drawn(drawing, labels):
-    """Moving the slider reads the drawing again with the new N; with nothing drawn yet it changes nothing."""
+def _read_as_drawn(drawing, labels):
+    """Each stroke, and a settled slider, read the drawing again; an empty (or cleared) canvas empties the answer
+    instead of raising, as the user is not asking for anything yet."""
     try:
         return classify_drawing(drawing, labels)
     except gr.Error:
-        return gr.skip(), gr.skip()
+        return None, ""
 
 
 @shows_user_errors
@@ -114,20 +115,28 @@ def _resample_if_shown(seed: float, labels, shown):
 
 def render() -> None:
     counts = list(shipped_label_counts()) or [100]
-    gr.Markdown("Draw a digit. The classifier is the discriminator of a shipped `weights/semisup-mnistN`, trained "
-                "from **N labelled** MNIST digits and 60,000 unlabelled ones (Salimans et al. 2016).")
+    gr.Markdown("Pick the brush and draw a digit: it is read as you draw. The classifier is the discriminator of a "
+                "shipped `weights/semisup-mnistN`, trained from **N labelled** MNIST digits and 60,000 unlabelled ones "
+                "(Salimans et al. 2016).")
     # Even steps that every shipped N sits on (10 for 20, 50, 100, 200); a release settles on the nearest shipped N.
     labels = gr.Slider(counts[0], counts[-1], value=100 if 100 in counts else counts[0], step=math.gcd(*counts),
                        label="labels the classifier learned from (N)", visible=len(counts) > 1,
                        info=f"shipped runs: N = {', '.join(map(str, counts))}")
     with gr.Row():
+        # drawn 1:1 on a 280×280 canvas: Gradio's default canvas, 800×800 shown at 27 %, gave a digit drawn the same
+        # size on screen strokes 280/800 as wide beside it, far thinner than MNIST's
         pad = gr.Sketchpad(label="draw a digit", type="numpy", image_mode="RGBA", height=280, width=280,
+                           canvas_size=(280, 280), elem_id="semisup-canvas",
                            brush=gr.Brush(default_size=18, colors=["#000000"], color_mode="fixed"))
         with gr.Column():
-            probabilities = gr.Label(num_top_classes=10, label="class probabilities")
+            probabilities = gr.Label(num_top_classes=10, label="class probabilities", elem_id="semisup-probabilities")
             real = gr.Textbox(label="implicit real/fake score")
     classify = gr.Button("Classify", variant="primary")
     classify.click(classify_drawing, [pad, labels], [probabilities, real], api_name="classify_digit")
+    # read as it is drawn, as a person would hope: one pass of D per read, and the strokes that come while one is read
+    # are folded into the next
+    pad.change(_read_as_drawn, [pad, labels], [probabilities, real], trigger_mode="always_last",
+               show_progress="hidden", api_visibility="private")
     with gr.Row():
         seed = gr.Number(0, label="seed", precision=0)
         draw = gr.Button("Generator samples")
@@ -136,7 +145,7 @@ def render() -> None:
     draw.click(samples, [seed, labels], grid, api_name="semisup_samples")
     # Once the slider settles, what is already shown is shown again by the new run, so both panels speak of one N.
     settled = labels.release(nearest_shipped, labels, labels, api_visibility="private")
-    settled.then(_reclassify_if_drawn, [pad, labels], [probabilities, real], api_visibility="private")
+    settled.then(_read_as_drawn, [pad, labels], [probabilities, real], api_visibility="private")
     settled.then(_resample_if_shown, [seed, labels, grid], grid, api_visibility="private")
 
 

@@ -1,5 +1,6 @@
 """The demo suite answers through gradio_client and renders in a real (headless) browser."""
 
+import re
 import shutil
 
 import pytest
@@ -261,4 +262,35 @@ def test_semisup_slider_settles_on_the_nearest_shipped_n_in_headless_chromium(se
         expect(number_box).to_have_value(str(more), timeout=30000)
         expect(page.get_by_label("range slider for labels the classifier learned from (N)")).to_have_value(str(more))
         expect(grid).not_to_have_attribute("src", shown_by_default_n, timeout=30000)  # drawn again by the new run
+        browser.close()
+
+
+def test_semisup_reads_a_digit_as_it_is_drawn_and_empties_when_cleared_in_headless_chromium(served_suite):
+    from playwright.sync_api import expect, sync_playwright
+
+    from apps.semisup_app import WEIGHTS
+    from translate.weights import available
+
+    if WEIGHTS not in available():
+        pytest.skip(f"weights/{WEIGHTS} is not shipped")
+    with sync_playwright() as p:
+        browser = _headless_chromium(p)
+        page = browser.new_page()
+        page.goto(served_suite)
+        page.get_by_role("tab", name="semi-supervised").click()
+        pad = page.locator("#semisup-canvas")
+        pad.get_by_role("button", name="Brush").click()
+        box = pad.locator("canvas").first.bounding_box()
+        centre_x, centre_y, reach = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, 90
+        stroke = [(-0.6, -0.8), (0.6, -0.8), (-0.1, 0.9)]  # a "7": its bar, then its stem, in one stroke
+        page.mouse.move(centre_x + reach * stroke[0][0], centre_y + reach * stroke[0][1])
+        page.mouse.down()
+        for x, y in stroke[1:]:
+            page.mouse.move(centre_x + reach * x, centre_y + reach * y, steps=20)
+        page.mouse.up()
+        score = page.get_by_label("implicit real/fake score")
+        expect(score).to_have_value(re.compile(f"by {WEIGHTS}$"), timeout=30000)  # read with no click on Classify
+        expect(page.locator("#semisup-probabilities [data-testid=label-output-value]")).to_have_text("7")
+        pad.get_by_role("button", name="Clear canvas").click()
+        expect(score).to_have_value("", timeout=30000)  # a cleared canvas is not read as the digit it held
         browser.close()
