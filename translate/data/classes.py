@@ -107,8 +107,9 @@ def is_mnist(root: str | Path) -> bool:
                for folder in (root, root / "raw", root / "MNIST" / "raw"))
 
 
-def require_folder(root: str | Path) -> Path:
-    """ROOT as a Path, or a one-line error that tells a missing folder from a file."""
+def require_class_root(root: str | Path) -> Path:
+    """ROOT, the folder of class folders (or of MNIST's files), as a Path; or a one-line error that tells a missing
+    folder from a file."""
     root = Path(root)
     if not root.is_dir():
         problem = "is a file, not a folder" if root.exists() else "no such folder"
@@ -119,7 +120,7 @@ def require_folder(root: str | Path) -> Path:
 
 def load_class_names(root: str | Path, fewest: int = 2) -> list[str]:
     """The class folders of ROOT, sorted: class k is the k-th name."""
-    root = require_folder(root)
+    root = require_class_root(root)
     classes = sorted(p.name for p in root.iterdir() if p.is_dir())
     if len(classes) < fewest:
         raise UserError(f"{root}: expected one folder per class (at least {fewest}), e.g. {root}/cat/*.png "
