@@ -107,20 +107,13 @@ def is_mnist(root: str | Path) -> bool:
                for folder in (root, root / "raw", root / "MNIST" / "raw"))
 
 
-def require_class_root(root: str | Path) -> Path:
-    """ROOT, the folder of class folders (or of MNIST's files), as a Path; or a one-line error that tells a missing
-    folder from a file."""
+def load_class_names(root: str | Path, fewest: int = 2) -> list[str]:
+    """The class folders of ROOT, sorted: class k is the k-th name."""
     root = Path(root)
     if not root.is_dir():
         problem = "is a file, not a folder" if root.exists() else "no such folder"
         raise UserError(f"{root}: {problem} (expected one folder per class, e.g. {root}/cat/*.png {root}/dog/*.png, "
                         f"or MNIST's IDX files)")
-    return root
-
-
-def load_class_names(root: str | Path, fewest: int = 2) -> list[str]:
-    """The class folders of ROOT, sorted: class k is the k-th name."""
-    root = require_class_root(root)
     classes = sorted(p.name for p in root.iterdir() if p.is_dir())
     if len(classes) < fewest:
         raise UserError(f"{root}: expected one folder per class (at least {fewest}), e.g. {root}/cat/*.png "

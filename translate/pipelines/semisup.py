@@ -45,7 +45,7 @@ from torch.nn.utils import parametrize
 from torch.utils.data import Dataset
 
 from ..data.classes import (as_mnist_digit, balanced_subset, image_losing_detail, is_colour, is_mnist, load_class_folders,
-                            load_class_names, load_mnist, require_class_root)
+                            load_class_names, load_mnist)
 from ..data.images import read_image, save_image
 from ..errors import UserError
 from ..nn import (ConvClassifier, DCGANGenerator, MLPDiscriminator, MLPGenerator, consistency_loss,
@@ -216,7 +216,8 @@ def load_split(data: str, options: SemiSupervisedOptions, split: str,
     if is_mnist(data):
         return load_mnist(data, split)
     root = Path(data) / split if (Path(data) / split).is_dir() else Path(data)
-    if split == "test" and root == require_class_root(data):
+    # a --data that does not exist is left to load_class_folders, which says "no such folder"
+    if split == "test" and root == Path(data) and root.is_dir():
         raise UserError(f"{data}: no test/ folder to evaluate on (expected {data}/test/CLASS/*.png); give the folder "
                         "that holds train/ and test/, whose train/ also gives the supervised baseline its labels")
     images, labels, names = load_class_folders(root, options.image_size, options.channels == 1,
